@@ -1,0 +1,53 @@
+import type { BlobStore } from '../platform/blobs/blob-store.js';
+import { blobsModule } from '../platform/blobs/blobs-module.js';
+import type { Bus } from '../platform/bus/bus.js';
+import { busModule } from '../platform/bus/bus-module.js';
+import { databaseModule } from '../platform/db/database-module.js';
+import type { Database } from '../platform/db/database.js';
+import { type HttpServer, httpModule } from '../platform/http/http-module.js';
+import { kvModule } from '../platform/kv/kv-module.js';
+import type { KvStore } from '../platform/kv/kv-store.js';
+import { apiModule } from '../targets/api/module.js';
+import type { ModuleDefinition } from './module.js';
+
+export interface ModuleExports {
+  http: HttpServer;
+  db: Database;
+  kv: KvStore;
+  bus: Bus;
+  blobs: BlobStore;
+  api: void;
+  all: void;
+}
+
+export type ModuleName = keyof ModuleExports;
+
+/** The targets a user can name with --target; each arrives with the work that builds it. */
+export const targets = ['api'] as const satisfies readonly ModuleName[];
+
+/** The wiring diagram: what each module needs running before it starts. */
+export const dependencies = {
+  http: [],
+  db: [],
+  kv: [],
+  bus: [],
+  blobs: [],
+  api: ['http', 'db', 'kv', 'bus', 'blobs'],
+  all: targets,
+} as const satisfies Record<ModuleName, readonly ModuleName[]>;
+
+type DepsOf<N extends ModuleName> = {
+  [D in (typeof dependencies)[N][number]]: ModuleExports[D];
+};
+
+export const modules: { [N in ModuleName]: ModuleDefinition<ModuleExports[N], DepsOf<N>> } = {
+  http: httpModule,
+  db: databaseModule,
+  kv: kvModule,
+  bus: busModule,
+  blobs: blobsModule,
+  api: apiModule,
+  all: { init: async () => ({ exports: undefined }) },
+};
+
+export const selectableModules: readonly string[] = [...targets, 'all'];

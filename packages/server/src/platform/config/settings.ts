@@ -1,0 +1,242 @@
+/**
+ * Every setting of flock-server in one table: its key in a config file, the
+ * environment variables and the flag that set it, its default, and how its
+ * text is parsed. Flags beat environment, environment beats the config file,
+ * the file beats defaults.
+ */
+export type Parser<T> = (raw: unknown) => T;
+
+export interface Setting<T> {
+  env: readonly string[];
+  flag?: string;
+  default: T;
+  secret?: 'whole' | 'url-password';
+  description: string;
+  parse: Parser<T>;
+}
+
+export class SettingProblem extends Error {}
+
+const text: Parser<string> = (raw) => {
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw new SettingProblem('must be a string');
+  return String(raw).trim();
+};
+
+const optionalText: Parser<string | undefined> = (raw) => {
+  const value = text(raw);
+  return value === '' ? undefined : value;
+};
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const value = typeof raw === 'number' ? raw : Number(text(raw));
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new SettingProblem(`must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+}
+
+const port = integer(0, 65535);
+
+const boolean: Parser<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return raw;
+  const value = text(raw).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new SettingProblem(`must be true or false, got ${JSON.stringify(raw)}`);
+};
+
+function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
+  return (raw) => {
+    const value = text(raw);
+    if (!(values as readonly string[]).includes(value)) {
+      throw new SettingProblem(`must be one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    }
+    return value as V;
+  };
+}
+
+function url(schemes: readonly string[]): Parser<string | undefined> {
+  return (raw) => {
+    const value = optionalText(raw);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new SettingProblem(`must be a URL (${schemes.map((s) => `${s}//...`).join(' or ')})`);
+    }
+    if (!schemes.includes(parsed.protocol)) {
+      throw new SettingProblem(
+        `must use ${schemes.join(' or ')}, got ${parsed.protocol.replace(/:$/, '')}`,
+      );
+    }
+    return value;
+  };
+}
+
+const list: Parser<string[]> = (raw) => {
+  const items = Array.isArray(raw) ? raw.map(text) : text(raw).split(',');
+  const cleaned = items.map((item) => item.trim()).filter((item) => item !== '');
+  if (cleaned.length === 0) throw new SettingProblem('must name at least one item');
+  return cleaned;
+};
+
+const prefix: Parser<string> = (raw) => {
+  const value = text(raw);
+  if (/[#+\s]/.test(value)) throw new SettingProblem('must not contain spaces, # or +');
+  return value;
+};
+
+export const settings = {
+  target: {
+    env: ['FLOCK_TARGET'],
+    flag: '--target <targets>',
+    default: ['all'],
+    description: 'Targets to run: a comma list, or all',
+    parse: list,
+  },
+  configFile: {
+    env: ['FLOCK_CONFIG'],
+    flag: '--config <path>',
+    default: undefined,
+    description: 'Path to a JSON or YAML config file whose keys are the names in this table',
+    parse: optionalText,
+  },
+  dataDir: {
+    env: ['FLOCK_DATA_DIR'],
+    flag: '--data-dir <path>',
+    default: './.flock-data',
+    description: 'Directory for embedded PGlite data, blobs and generated keys',
+    parse: text,
+  },
+  host: {
+    env: ['FLOCK_HOST'],
+    flag: '--host <address>',
+    default: '127.0.0.1',
+    description: 'Address the HTTP and embedded MQTT listeners bind to (0.0.0.0 to reach devices)',
+    parse: text,
+  },
+  httpPort: {
+    env: ['FLOCK_HTTP_PORT'],
+    flag: '--http-port <port>',
+    default: 8080,
+    description: 'HTTP port: API, dashboard, /healthz, /readyz, /metrics (0 picks a free port)',
+    parse: port,
+  },
+  mqttPort: {
+    env: ['FLOCK_MQTT_PORT'],
+    flag: '--mqtt-port <port>',
+    default: 1884,
+    description: 'Embedded MQTT broker TCP port, when MQTT_URL is unset (0 picks a free port)',
+    parse: port,
+  },
+  mqttWsPort: {
+    env: ['FLOCK_MQTT_WS_PORT'],
+    flag: '--mqtt-ws-port <port>',
+    default: 8083,
+    description: 'Embedded MQTT-over-WebSocket port, when MQTT_URL is unset (0 picks a free port)',
+    parse: port,
+  },
+  databaseUrl: {
+    env: ['DATABASE_URL', 'FLOCK_DATABASE_URL'],
+    flag: '--database-url <url>',
+    default: undefined,
+    secret: 'url-password',
+    description: 'PostgreSQL URL; unset runs embedded PGlite in the data directory',
+    parse: url(['postgres:', 'postgresql:']),
+  },
+  kvUrl: {
+    env: ['KV_URL', 'FLOCK_KV_URL'],
+    flag: '--kv-url <url>',
+    default: undefined,
+    secret: 'url-password',
+    description: 'Redis or Valkey URL; unset keeps live state in memory',
+    parse: url(['redis:', 'rediss:']),
+  },
+  kvKeyPrefix: {
+    env: ['FLOCK_KV_KEY_PREFIX'],
+    default: 'flock:',
+    description: 'Prefix of every key Flock writes to Redis',
+    parse: prefix,
+  },
+  mqttUrl: {
+    env: ['MQTT_URL', 'FLOCK_MQTT_URL'],
+    flag: '--mqtt-url <url>',
+    default: undefined,
+    secret: 'url-password',
+    description: 'External MQTT broker URL; unset embeds a broker in the process',
+    parse: url(['mqtt:', 'mqtts:', 'ws:', 'wss:']),
+  },
+  mqttTopicPrefix: {
+    env: ['FLOCK_MQTT_TOPIC_PREFIX'],
+    default: '',
+    description: 'Prefix of every topic Flock uses, to share one broker between installations',
+    parse: prefix,
+  },
+  s3Endpoint: {
+    env: ['S3_ENDPOINT'],
+    default: undefined,
+    description: 'S3-compatible endpoint URL; unset stores blobs in the data directory',
+    parse: url(['http:', 'https:']),
+  },
+  s3Bucket: {
+    env: ['S3_BUCKET'],
+    default: undefined,
+    description: 'S3 bucket for blobs (required with S3_ENDPOINT)',
+    parse: optionalText,
+  },
+  s3Region: {
+    env: ['S3_REGION', 'AWS_REGION'],
+    default: 'us-east-1',
+    description: 'S3 region',
+    parse: text,
+  },
+  s3AccessKeyId: {
+    env: ['S3_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID'],
+    default: undefined,
+    secret: 'whole',
+    description: 'S3 access key id',
+    parse: optionalText,
+  },
+  s3SecretAccessKey: {
+    env: ['S3_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY'],
+    default: undefined,
+    secret: 'whole',
+    description: 'S3 secret access key',
+    parse: optionalText,
+  },
+  s3ForcePathStyle: {
+    env: ['S3_FORCE_PATH_STYLE'],
+    default: true,
+    description: 'Address buckets by path (MinIO, Ceph, s3rver) rather than by virtual host',
+    parse: boolean,
+  },
+  logLevel: {
+    env: ['FLOCK_LOG_LEVEL'],
+    flag: '--log-level <level>',
+    default: 'info' as const,
+    description: 'Log level',
+    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  },
+  logFormat: {
+    env: ['FLOCK_LOG_FORMAT'],
+    flag: '--log-format <format>',
+    default: 'json' as const,
+    description: 'json for machines, pretty for people',
+    parse: oneOf(['json', 'pretty'] as const),
+  },
+  shutdownTimeoutMs: {
+    env: ['FLOCK_SHUTDOWN_TIMEOUT_MS'],
+    default: 10_000,
+    description: 'How long a graceful stop may take before the process exits anyway',
+    parse: integer(100, 120_000),
+  },
+} satisfies Record<string, Setting<unknown>>;
+
+export type SettingKey = keyof typeof settings;
+
+export type Config = Readonly<{
+  [K in SettingKey]: ReturnType<(typeof settings)[K]['parse']>;
+}>;
