@@ -35,7 +35,11 @@ export interface Subscription {
 export interface Bus {
   readonly kind: 'mqtt' | 'embedded';
   publish(topic: string, payload: Buffer | string, options?: PublishOptions): Promise<void>;
-  subscribe(filter: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(
+    filter: string,
+    handler: MessageHandler,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
   /** Throws when the bus is not connected. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,129 @@
+import type { EventEmitter } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import { type Duplex, duplexPair } from 'node:stream';
+import { Aedes } from 'aedes';
+import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from '../log/create-logger.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** MQTT-over-WebSocket port; 0 picks a free one. */
+  wsPort: number;
+  log: Logger;
+}
+
+export interface EmbeddedBroker {
+  /** Where devices can reach the broker: an mqtt:// and a ws:// URL. */
+  readonly listeners: readonly string[];
+  /** A new connection into the broker that never leaves the process. */
+  connect(): Duplex;
+  /** Clients in each shared subscription group, keyed by `$share/<group>/<filter>`. */
+  sharedGroups(): Map<string, number>;
+  close(): Promise<void>;
+}
+
+/**
+ * An aedes MQTT 3.1.1 broker inside the process, so a single binary serves
+ * devices without an external broker; it listens on TCP and on WebSocket and
+ * adds the shared subscriptions aedes lacks.
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const { log } = options;
+  const shared = new SharedSubscriptions(log);
+  const aedes = await Aedes.createBroker({ ...shared.hooks() });
+  shared.attach(aedes);
+  // Without a listener an 'error' event (a failing persistence) would throw;
+  // aedes's typings leave that event out.
+  const emitter: EventEmitter = aedes;
+  emitter.on('error', (error: Error) => log.error({ err: error }, 'embedded MQTT broker error'));
+  aedes.on('clientError', (client, error) => {
+    log.debug({ err: error, clientId: client.id }, 'MQTT client connection failed');
+  });
+
+  const sockets = new Set<Socket>();
+  const tcp = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    aedes.handle(socket);
+  });
+  const ws = new WebSocketServer({ host: options.host, port: options.wsPort });
+  // It starts listening in its constructor; the outcome must be caught now.
+  const wsListening = listenWs(ws);
+  wsListening.catch(() => undefined);
+  ws.on('connection', (socket: WebSocket, request) => {
+    const stream = createWebSocketStream(socket);
+    // The stream re-emits socket errors; aedes listens only once it has a client.
+    stream.on('error', (error) => log.debug({ err: error }, 'MQTT WebSocket stream failed'));
+    aedes.handle(stream, request);
+  });
+
+  let listeners: string[];
+  try {
+    const tcpAddress = await listenTcp(tcp, options.host, options.port);
+    const wsAddress = await wsListening;
+    listeners = [`mqtt://${formatHost(tcpAddress)}`, `ws://${formatHost(wsAddress)}`];
+    tcp.on('error', (error) => log.error({ err: error }, 'embedded MQTT TCP listener failed'));
+    ws.on('error', (error) => log.error({ err: error }, 'embedded MQTT WebSocket listener failed'));
+  } catch (error) {
+    await shutdown();
+    throw new Error(`the embedded MQTT broker cannot listen on ${options.host}`, { cause: error });
+  }
+
+  async function shutdown(): Promise<void> {
+    const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+    const wsClosed = new Promise<void>((resolve) => ws.close(() => resolve()));
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    // Connections that never sent CONNECT are not aedes clients yet.
+    for (const socket of sockets) socket.destroy();
+    for (const client of ws.clients) client.terminate();
+    await Promise.all([tcpClosed, wsClosed]);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    listeners,
+    connect() {
+      const [clientSide, brokerSide] = duplexPair();
+      // duplexPair does not tell one side that the other was destroyed.
+      clientSide.once('close', () => brokerSide.destroy());
+      brokerSide.once('close', () => clientSide.destroy());
+      if (aedes.closed) clientSide.destroy(new Error('the embedded MQTT broker is closed'));
+      else aedes.handle(brokerSide);
+      return clientSide;
+    },
+    sharedGroups: () => shared.membership(),
+    close() {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}
+
+function listenTcp(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function listenWs(server: WebSocketServer): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function formatHost(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${host}:${address.port}`;
+}

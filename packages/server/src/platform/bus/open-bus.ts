@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { connect, MqttClient } from 'mqtt';
+import type { Logger } from '../log/create-logger.js';
+import type { Bus } from './bus.js';
+import { startEmbeddedBroker } from './embedded-broker.js';
+import { MqttBus } from './mqtt-bus.js';
+import { redactUrl } from './redact-url.js';
+
+export interface OpenBusOptions {
+  /** An external broker (mqtt:, mqtts:, ws:, wss:); undefined embeds one. */
+  url?: string;
+  topicPrefix: string;
+  /** Where the embedded broker listens. */
+  host: string;
+  port: number;
+  wsPort: number;
+  /** Defaults to a random `flock-…` id; must be unique among the broker's clients. */
+  clientId?: string;
+  log: Logger;
+  connectTimeoutMs?: number;
+}
+
+export interface OpenedBus {
+  bus: Bus;
+  /** The embedded broker's URLs for devices; empty with an external broker. */
+  listeners: string[];
+}
+
+/**
+ * Connects to the configured broker, or starts the embedded one and connects
+ * to it. The embedded bus reaches its broker through an in-memory stream
+ * rather than loopback TCP: it needs no route to `host` (which may be an
+ * address the process cannot dial, or 0.0.0.0), takes no port, and still runs
+ * the very same mqtt.js client code as with an external broker, so one
+ * contract suite covers both.
+ */
+export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
+  const clientId = options.clientId ?? `flock-${randomBytes(6).toString('hex')}`;
+  const common = {
+    topicPrefix: options.topicPrefix,
+    clientId,
+    log: options.log,
+    connectTimeoutMs: options.connectTimeoutMs,
+  };
+  const { url } = options;
+  if (url !== undefined) {
+    try {
+      const bus = await MqttBus.connect({
+        ...common,
+        kind: 'mqtt',
+        createClient: (clientOptions) => connect(url, clientOptions),
+      });
+      return { bus, listeners: [] };
+    } catch (error) {
+      throw new Error(`cannot connect to the MQTT broker at ${redactUrl(url)}`, { cause: error });
+    }
+  }
+
+  const broker = await startEmbeddedBroker({
+    host: options.host,
+    port: options.port,
+    wsPort: options.wsPort,
+    log: options.log,
+  });
+  try {
+    const bus = await MqttBus.connect({
+      ...common,
+      kind: 'embedded',
+      createClient: (clientOptions) => new MqttClient(() => broker.connect(), clientOptions),
+      onClose: () => broker.close(),
+    });
+    return { bus, listeners: [...broker.listeners] };
+  } catch (error) {
+    await broker.close();
+    throw new Error('cannot connect to the embedded MQTT broker', { cause: error });
+  }
+}
