@@ -12,7 +12,9 @@ describe('errorCodes', () => {
   });
 
   it('gives each code a distinct problem type URI', () => {
-    const types = Object.keys(errorCodes).map((code) => problemType(code as keyof typeof errorCodes));
+    const types = Object.keys(errorCodes).map((code) =>
+      problemType(code as keyof typeof errorCodes),
+    );
     expect(new Set(types).size).toBe(types.length);
   });
 });

@@ -6,7 +6,8 @@ export const errorCodes = {
   validation_failed: {
     status: 400,
     title: 'Validation failed',
-    description: 'The request body, query or path did not match its schema; `errors` names each field.',
+    description:
+      'The request body, query or path did not match its schema; `errors` names each field.',
   },
   unauthenticated: {
     status: 401,

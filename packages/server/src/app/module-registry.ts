@@ -23,13 +23,20 @@ async function check(name: string, module: RunningModule<unknown>): Promise<Read
   if (module.ready === undefined) return { module: name, ok: true };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${readinessTimeoutMs} ms`)), readinessTimeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${readinessTimeoutMs} ms`)),
+      readinessTimeoutMs,
+    );
   });
   try {
     await Promise.race([module.ready(), timeout]);
     return { module: name, ok: true };
   } catch (error) {
-    return { module: name, ok: false, error: error instanceof Error ? error.message : String(error) };
+    return {
+      module: name,
+      ok: false,
+      error: error instanceof Error ? error.message : String(error),
+    };
   } finally {
     clearTimeout(timer);
   }

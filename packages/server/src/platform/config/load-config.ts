@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { type Config, type Setting, type SettingKey, SettingProblem, settings } from './settings.js';
+import {
+  type Config,
+  type Setting,
+  type SettingKey,
+  SettingProblem,
+  settings,
+} from './settings.js';
 
 export interface ConfigProblem {
   /** Where the bad value came from: a flag, an environment variable or a file key. */
@@ -81,6 +87,12 @@ function candidateFor(
 function crossCheck(config: Record<SettingKey, unknown>, problems: ConfigProblem[]): void {
   if (config.s3Endpoint !== undefined && config.s3Bucket === undefined) {
     problems.push({ setting: 'S3_BUCKET', problem: 'is required when S3_ENDPOINT is set' });
+  }
+  if (config.oidcIssuer !== undefined && config.oidcAudience === undefined) {
+    problems.push({
+      setting: 'FLOCK_OIDC_AUDIENCE',
+      problem: 'is required when FLOCK_OIDC_ISSUER is set',
+    });
   }
   const ports = [
     ['FLOCK_HTTP_PORT', config.httpPort],

@@ -18,7 +18,8 @@ export interface Setting<T> {
 export class SettingProblem extends Error {}
 
 const text: Parser<string> = (raw) => {
-  if (typeof raw !== 'string' && typeof raw !== 'number') throw new SettingProblem('must be a string');
+  if (typeof raw !== 'string' && typeof raw !== 'number')
+    throw new SettingProblem('must be a string');
   return String(raw).trim();
 };
 
@@ -31,7 +32,9 @@ function integer(min: number, max: number): Parser<number> {
   return (raw) => {
     const value = typeof raw === 'number' ? raw : Number(text(raw));
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new SettingProblem(`must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      throw new SettingProblem(
+        `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+      );
     }
     return value;
   };
@@ -86,6 +89,15 @@ const list: Parser<string[]> = (raw) => {
 const prefix: Parser<string> = (raw) => {
   const value = text(raw);
   if (/[#+\s]/.test(value)) throw new SettingProblem('must not contain spaces, # or +');
+  return value;
+};
+
+const secretKey: Parser<string | undefined> = (raw) => {
+  const value = optionalText(raw);
+  if (value === undefined) return undefined;
+  if (Buffer.from(value, 'base64').length !== 32) {
+    throw new SettingProblem('must be base64 of exactly 32 bytes (openssl rand -base64 32)');
+  }
   return value;
 };
 
@@ -212,6 +224,94 @@ export const settings = {
     default: true,
     description: 'Address buckets by path (MinIO, Ceph, s3rver) rather than by virtual host',
     parse: boolean,
+  },
+  publicUrl: {
+    env: ['FLOCK_PUBLIC_URL'],
+    flag: '--public-url <url>',
+    default: undefined,
+    description:
+      'The URL people and devices reach this installation at; used in links and as the device token issuer',
+    parse: url(['http:', 'https:']),
+  },
+  secretKey: {
+    env: ['FLOCK_SECRET_KEY'],
+    default: undefined,
+    secret: 'whole',
+    description:
+      'Base64 of 32 random bytes sealing secrets at rest; unset: generated once into the data directory (set it when running several processes)',
+    parse: secretKey,
+  },
+  oidcIssuer: {
+    env: ['FLOCK_OIDC_ISSUER'],
+    default: undefined,
+    description: 'OIDC issuer URL whose JWTs authenticate people; unset: API keys only',
+    parse: url(['http:', 'https:']),
+  },
+  oidcAudience: {
+    env: ['FLOCK_OIDC_AUDIENCE'],
+    default: undefined,
+    description:
+      'Audience (aud) the OIDC access tokens must carry (required with FLOCK_OIDC_ISSUER)',
+    parse: optionalText,
+  },
+  oidcClientId: {
+    env: ['FLOCK_OIDC_CLIENT_ID'],
+    default: undefined,
+    description: 'Public OIDC client id the CLI and dashboard log in with',
+    parse: optionalText,
+  },
+  oidcScopes: {
+    env: ['FLOCK_OIDC_SCOPES'],
+    default: ['openid', 'profile', 'email', 'offline_access'],
+    description: 'Scopes clients request when they log in (comma list)',
+    parse: list,
+  },
+  deviceTokenTtlSeconds: {
+    env: ['FLOCK_DEVICE_TOKEN_TTL_SECONDS'],
+    default: 3600,
+    description: 'Lifetime of device JWTs',
+    parse: integer(60, 7 * 24 * 3600),
+  },
+  signingKeyRotationHours: {
+    env: ['FLOCK_SIGNING_KEY_ROTATION_HOURS'],
+    default: 24 * 30,
+    description: 'How often a new device-token signing key replaces the current one',
+    parse: integer(1, 24 * 365),
+  },
+  rateLimitRegisterPerMinute: {
+    env: ['FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE'],
+    default: 60,
+    description:
+      'Device registrations per minute from one IP address, per API process (0: unlimited)',
+    parse: integer(0, 1_000_000),
+  },
+  rateLimitRegisterPerKeyPerMinute: {
+    env: ['FLOCK_RATE_LIMIT_REGISTER_PER_KEY_PER_MINUTE'],
+    default: 30,
+    description:
+      'Device registrations per minute with one provisioning key, per API process (0: unlimited)',
+    parse: integer(0, 1_000_000),
+  },
+  rateLimitDeviceTokenPerMinute: {
+    env: ['FLOCK_RATE_LIMIT_DEVICE_TOKEN_PER_MINUTE'],
+    default: 600,
+    description:
+      'Device token requests per minute from one IP address, per API process (0: unlimited)',
+    parse: integer(0, 1_000_000),
+  },
+  rateLimitDeviceTokenPerDevicePerMinute: {
+    env: ['FLOCK_RATE_LIMIT_DEVICE_TOKEN_PER_DEVICE_PER_MINUTE'],
+    default: 10,
+    description:
+      'Device token requests per minute for one device id, per API process (0: unlimited)',
+    parse: integer(0, 1_000_000),
+  },
+  auditLokiUrl: {
+    env: ['FLOCK_AUDIT_LOKI_URL'],
+    default: undefined,
+    secret: 'url-password',
+    description: 'Loki base URL to ship audit events to (push API), besides the built-in store',
+    parse: url(['http:', 'https:']),
   },
   logLevel: {
     env: ['FLOCK_LOG_LEVEL'],

@@ -2,6 +2,7 @@ import { type Migration, Migrator } from 'kysely/migration';
 import type { Logger } from '../log/create-logger.js';
 import type { Db } from './database.js';
 import * as installation from './migrations/0001_installation.js';
+import * as identity from './migrations/0002_identity.js';
 
 /**
  * Every migration, named so that alphabetical order is the order they run.
@@ -10,6 +11,7 @@ import * as installation from './migrations/0001_installation.js';
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_installation': installation,
+  '0002_identity': identity,
 };
 
 export class MigrationError extends Error {

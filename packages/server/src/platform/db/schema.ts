@@ -17,9 +17,158 @@ export type JsonColumn<T> = ColumnType<T, string, string>;
 export interface InstallationTable {
   id: ColumnType<string, string | undefined, never>;
   created_at: CreatedAt;
+  bootstrapped_at: Date | null;
+}
+
+/** A uuid primary key the database generates unless given. */
+export type GeneratedId = ColumnType<string, string | undefined, never>;
+
+/** int8 columns arrive as text on both backends; written as numbers. */
+export type BigIntColumn = ColumnType<string, number | string, number | string>;
+
+/** A timestamp column the caller may set. */
+export type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+/** A nullable timestamp column. */
+export type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export type RoleColumn = 'owner' | 'admin' | 'developer' | 'viewer';
+
+export interface OrgsTable {
+  id: GeneratedId;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: GeneratedId;
+  issuer: string;
+  subject: string;
+  email: string | null;
+  name: string | null;
+  created_at: CreatedAt;
+  last_login_at: NullableTimestamp;
+}
+
+export interface MembershipsTable {
+  id: GeneratedId;
+  org_id: string;
+  user_id: string | null;
+  email: string;
+  role: RoleColumn;
+  created_at: CreatedAt;
+  joined_at: NullableTimestamp;
+}
+
+export interface ApiKeysTable {
+  id: GeneratedId;
+  org_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  role: RoleColumn;
+  created_by_type: string;
+  created_by_id: string;
+  created_at: CreatedAt;
+  expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface FleetsTable {
+  id: GeneratedId;
+  org_id: string;
+  name: string;
+  device_type: string;
+  architecture: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ProvisioningKeysTable {
+  id: GeneratedId;
+  org_id: string;
+  fleet_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  expires_at: NullableTimestamp;
+  max_uses: number | null;
+  uses: ColumnType<number, number | undefined, number>;
+  revoked_at: NullableTimestamp;
+  created_by_type: string;
+  created_by_id: string;
+  created_at: CreatedAt;
+}
+
+export interface DevicesTable {
+  /** Proposed by the device at registration. */
+  id: string;
+  org_id: string;
+  fleet_id: string;
+  name: string;
+  device_type: string;
+  architecture: string;
+  os_version: string | null;
+  agent_version: string | null;
+  secret_hash: string;
+  provisioning_key_id: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  last_seen_at: NullableTimestamp;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  algorithm: string;
+  public_jwk: JsonColumn<Record<string, unknown>>;
+  private_jwk_sealed: string;
+  created_at: CreatedAt;
+  retired_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+}
+
+export interface AuditHeadsTable {
+  org_id: string;
+  seq: BigIntColumn;
+  hash: string;
+}
+
+export interface AuditEventsTable {
+  org_id: string;
+  seq: BigIntColumn;
+  id: string;
+  occurred_at: ColumnType<Date, Date | string, never>;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  resource_type: string;
+  resource_id: string;
+  summary: JsonColumn<Record<string, unknown>>;
+  request_id: string | null;
+  source_ip: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditSinkPositionsTable {
+  sink: string;
+  org_id: string;
+  seq: BigIntColumn;
 }
 
 /** Every table as Kysely sees it; migrations/ creates them, in the same shape. */
 export interface DatabaseSchema {
   installation: InstallationTable;
+  orgs: OrgsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  api_keys: ApiKeysTable;
+  fleets: FleetsTable;
+  provisioning_keys: ProvisioningKeysTable;
+  devices: DevicesTable;
+  signing_keys: SigningKeysTable;
+  audit_heads: AuditHeadsTable;
+  audit_events: AuditEventsTable;
+  audit_sink_positions: AuditSinkPositionsTable;
 }

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
 import { problemContentType, type FieldError } from '@flock/protocol';
 import { Histogram } from 'prom-client';
 import type { ReadinessReport } from '../../app/module.js';
@@ -31,9 +36,9 @@ function fieldErrors(error: FastifyError): FieldError[] {
 
 /** The HTTP application without listening: tests drive it with inject(). */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: options.log,
-    disableRequestLogging: false,
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -56,6 +61,15 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
     duration.observe(
       {
         method: request.method,
@@ -67,7 +81,12 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    const body = problemBody('not_found', `no route ${request.method} ${request.url}`, request.id, request.url);
+    const body = problemBody(
+      'not_found',
+      `no route ${request.method} ${request.url}`,
+      request.id,
+      request.url,
+    );
     return reply.code(404).type(problemContentType).send(body);
   });
 
@@ -83,7 +102,15 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       return reply
         .code(400)
         .type(problemContentType)
-        .send(problemBody('validation_failed', 'request does not match its schema', request.id, request.url, fieldErrors(error)));
+        .send(
+          problemBody(
+            'validation_failed',
+            'request does not match its schema',
+            request.id,
+            request.url,
+            fieldErrors(error),
+          ),
+        );
     }
     const status = error.statusCode ?? 500;
     if (status >= 500) {
@@ -91,11 +118,25 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       return reply
         .code(500)
         .type(problemContentType)
-        .send(problemBody('internal', 'unexpected error; report the request id', request.id, request.url));
+        .send(
+          problemBody(
+            'internal',
+            'unexpected error; report the request id',
+            request.id,
+            request.url,
+          ),
+        );
     }
     const code =
-      status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'validation_failed';
-    return reply.code(status).type(problemContentType).send(problemBody(code, error.message, request.id, request.url));
+      status === 413
+        ? 'payload_too_large'
+        : status === 415
+          ? 'unsupported_media_type'
+          : 'validation_failed';
+    return reply
+      .code(status)
+      .type(problemContentType)
+      .send(problemBody(code, error.message, request.id, request.url));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,4 +1,10 @@
-import { type ErrorCode, type FieldError, type Problem, errorCodes, problemType } from '@flock/protocol';
+import {
+  type ErrorCode,
+  type FieldError,
+  type Problem,
+  errorCodes,
+  problemType,
+} from '@flock/protocol';
 
 /** An error the API answers with as a problem document; thrown by handlers and hooks. */
 export class HttpProblem extends Error {

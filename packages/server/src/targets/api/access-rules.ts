@@ -1,0 +1,58 @@
+import type { AccessRule } from '../../platform/auth/access-rule.js';
+
+const viewer = (org: { param: string; table?: never } | { param: string; table: 'fleets' | 'api_keys' | 'provisioning_keys' | 'devices' | 'memberships' }): AccessRule => ({ access: 'org', role: 'viewer', org });
+const developer = (org: Parameters<typeof viewer>[0]): AccessRule => ({ access: 'org', role: 'developer', org });
+const admin = (org: Parameters<typeof viewer>[0]): AccessRule => ({ access: 'org', role: 'admin', org });
+
+const inOrg = { param: 'orgId' } as const;
+const fleet = { param: 'fleetId', table: 'fleets' } as const;
+const device = { param: 'deviceId', table: 'devices' } as const;
+
+/**
+ * Every route of the server and who may call it: the one place access is
+ * decided. A test fails when a registered route is missing here. Another
+ * org's resource answers 404 (its existence is not revealed); a member whose
+ * role is too weak gets 403.
+ */
+export const accessRules: Readonly<Record<string, AccessRule>> = {
+  'GET /healthz': { access: 'public' },
+  'GET /readyz': { access: 'public' },
+  'GET /metrics': { access: 'public' },
+  'GET /.well-known/jwks.json': { access: 'public' },
+  'GET /v1/installation': { access: 'public' },
+
+  'GET /v1/auth/config': { access: 'public' },
+  'GET /v1/me': { access: 'authenticated' },
+
+  'GET /v1/orgs': { access: 'authenticated' },
+  'POST /v1/orgs': { access: 'user' },
+  'GET /v1/orgs/:orgId': viewer(inOrg),
+  'PATCH /v1/orgs/:orgId': admin(inOrg),
+  'GET /v1/orgs/:orgId/members': viewer(inOrg),
+  'POST /v1/orgs/:orgId/members': admin(inOrg),
+  'PATCH /v1/orgs/:orgId/members/:memberId': admin(inOrg),
+  'DELETE /v1/orgs/:orgId/members/:memberId': admin(inOrg),
+
+  'GET /v1/orgs/:orgId/api-keys': admin(inOrg),
+  'POST /v1/orgs/:orgId/api-keys': admin(inOrg),
+  'DELETE /v1/orgs/:orgId/api-keys/:keyId': admin(inOrg),
+
+  'GET /v1/orgs/:orgId/audit': admin(inOrg),
+
+  'GET /v1/orgs/:orgId/fleets': viewer(inOrg),
+  'POST /v1/orgs/:orgId/fleets': developer(inOrg),
+  'GET /v1/fleets/:fleetId': viewer(fleet),
+
+  'GET /v1/fleets/:fleetId/provisioning-keys': developer(fleet),
+  'POST /v1/fleets/:fleetId/provisioning-keys': developer(fleet),
+  'DELETE /v1/fleets/:fleetId/provisioning-keys/:keyId': developer(fleet),
+
+  'POST /v1/devices/register': { access: 'public' },
+  'POST /v1/devices/token': {
+    access: 'public',
+    audit: false,
+    why: 'a token refresh changes no resource and happens hourly per device',
+  },
+  'GET /v1/devices/:deviceId': viewer(device),
+  'DELETE /v1/devices/:deviceId': developer(device),
+};

@@ -1,0 +1,25 @@
+import { apiKeyRoutes } from './api-keys/api-key-routes.js';
+import { auditRoutes } from './audit/audit-routes.js';
+import { authRoutes } from './auth/auth-routes.js';
+import type { RouteGroup } from './build-api.js';
+import { deviceRegistrationRoutes } from './devices/device-registration-routes.js';
+import { deviceRoutes } from './devices/device-routes.js';
+import { fleetRoutes } from './fleets/fleet-routes.js';
+import { installationRoutes } from './installation/installation-routes.js';
+import { memberRoutes } from './orgs/member-routes.js';
+import { orgRoutes } from './orgs/org-routes.js';
+import { provisioningKeyRoutes } from './provisioning/provisioning-key-routes.js';
+
+/** Every route group of the API, in registration order. */
+export const routeGroups: readonly RouteGroup[] = [
+  installationRoutes,
+  authRoutes,
+  orgRoutes,
+  memberRoutes,
+  apiKeyRoutes,
+  auditRoutes,
+  fleetRoutes,
+  provisioningKeyRoutes,
+  deviceRegistrationRoutes,
+  deviceRoutes,
+];
