@@ -1,8 +1,12 @@
 import type { Readable } from 'node:stream';
 
+/** What `head` reports for a blob stored without a content type. */
+export const defaultContentType = 'application/octet-stream';
+
 export interface BlobInfo {
   key: string;
   size: number;
+  /** Set by `head`; `list` leaves it out, as S3 listings do not carry it. */
   contentType?: string;
 }
 
@@ -20,6 +24,7 @@ export interface BlobStore {
   get(key: string): Promise<Readable | null>;
   head(key: string): Promise<BlobInfo | null>;
   delete(key: string): Promise<void>;
+  /** Every blob whose key starts with `prefix` (plain text, not segments), in no particular order. */
   list(prefix: string): AsyncIterable<BlobInfo>;
   ping(): Promise<void>;
   close(): Promise<void>;
