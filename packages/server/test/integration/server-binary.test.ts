@@ -1,10 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker } from '../../src/platform/bus/embedded-broker.js';
 import { createTestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { testKvUrl, uniquePrefix } from '../support/redis.js';
 import { runServerCommand, startServer } from '../support/server-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 const testMqttUrl = process.env.FLOCK_TEST_MQTT_URL;
 
@@ -83,6 +86,51 @@ describe('flock-server --target=all on embedded defaults', () => {
       expect(second.stdout + second.stderr).toMatch(/in use|locked/i);
     } finally {
       expect((await first.stop()).code).toBe(0);
+    }
+  });
+});
+
+describe('flock-server readiness', () => {
+  it('answers 503 from /readyz naming the dependency that failed, and 200 again once it is back', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'flock-e2e-ready-'));
+    const log = pino({ level: 'silent' });
+    let broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, log });
+    const mqttUrl = broker.listeners.find((url) => url.startsWith('mqtt:'))!;
+    const server = await startServer(['--target=api'], {
+      FLOCK_DATA_DIR: dataDir,
+      MQTT_URL: mqttUrl,
+    });
+    try {
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      await broker.close();
+      const report = await waitFor(
+        async () => {
+          const response = await fetch(`${server.url}/readyz`);
+          return response.status === 503
+            ? ((await response.json()) as {
+                checks: { module: string; ok: boolean; error?: string }[];
+              })
+            : undefined;
+        },
+        { timeoutMs: 10_000, message: '/readyz never reported the broker down' },
+      );
+      expect(report.checks.filter((c) => !c.ok).map((c) => c.module)).toEqual(['bus']);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+
+      broker = await startEmbeddedBroker({
+        host: '127.0.0.1',
+        port: Number(new URL(mqttUrl).port),
+        wsPort: 0,
+        log,
+      });
+      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200, {
+        timeoutMs: 15_000,
+        message: '/readyz did not recover after the broker came back',
+      });
+    } finally {
+      expect((await server.stop()).code).toBe(0);
+      await broker.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

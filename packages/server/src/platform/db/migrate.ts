@@ -3,6 +3,7 @@ import type { Logger } from '../log/create-logger.js';
 import type { Db } from './database.js';
 import * as installation from './migrations/0001_installation.js';
 import * as identity from './migrations/0002_identity.js';
+import * as coreApi from './migrations/0003_core_api.js';
 
 /**
  * Every migration, named so that alphabetical order is the order they run.
@@ -12,6 +13,7 @@ import * as identity from './migrations/0002_identity.js';
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001_installation': installation,
   '0002_identity': identity,
+  '0003_core_api': coreApi,
 };
 
 export class MigrationError extends Error {

@@ -10,6 +10,9 @@ export type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
  */
 export type JsonColumn<T> = ColumnType<T, string, string>;
 
+/** A jsonb column with a database default, optional on insert. */
+export type JsonColumnWithDefault<T> = ColumnType<T, string | undefined, string>;
+
 /**
  * The identity of this Flock installation: one row, created on first start,
  * kept for the life of the database.
@@ -30,7 +33,11 @@ export type BigIntColumn = ColumnType<string, number | string, number | string>;
 export type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 /** A nullable timestamp column. */
-export type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+export type NullableTimestamp = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>;
 
 export type RoleColumn = 'owner' | 'admin' | 'developer' | 'viewer';
 
@@ -83,6 +90,12 @@ export interface FleetsTable {
   architecture: string;
   created_at: CreatedAt;
   updated_at: Timestamp;
+  /** The last release version handed out in this fleet. */
+  release_counter: ColumnType<number, number | undefined, number>;
+  /** What the fleet's devices run unless a rollout or a pin says otherwise. */
+  default_release_id: string | null;
+  /** Incremented on every update; the ETag. */
+  revision: ColumnType<number, number | undefined, number>;
 }
 
 export interface ProvisioningKeysTable {
@@ -116,6 +129,97 @@ export interface DevicesTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   last_seen_at: NullableTimestamp;
+  labels: JsonColumnWithDefault<Record<string, string>>;
+  attributes: JsonColumnWithDefault<Record<string, unknown>>;
+  role: string | null;
+  segment: string | null;
+  branch: string | null;
+  /** Seconds between polls for devices that poll. */
+  update_interval: number | null;
+  /** A pinned release: the device runs it whatever rollouts say. */
+  version_lock: string | null;
+  serial: string | null;
+  geolocation: ColumnType<
+    { latitude: number; longitude: number; accuracy_m?: number } | null,
+    string | null | undefined,
+    string | null
+  >;
+  owner: string | null;
+  /** The release the device last reported running. */
+  running_release_id: string | null;
+  /** Safe mode: updates paused until released. */
+  quarantined_at: NullableTimestamp;
+  revision: ColumnType<number, number | undefined, number>;
+}
+
+export interface ReleasesTable {
+  id: GeneratedId;
+  org_id: string;
+  fleet_id: string;
+  version: number;
+  semver: string | null;
+  notes: string | null;
+  compose: JsonColumn<Record<string, unknown>>;
+  content_hash: string;
+  created_by_type: string;
+  created_by_id: string;
+  created_at: CreatedAt;
+  first_deployed_at: NullableTimestamp;
+  archived_at: NullableTimestamp;
+}
+
+export interface DeploymentsTable {
+  id: GeneratedId;
+  org_id: string;
+  fleet_id: string;
+  name: string;
+  release_id: string | null;
+  selector: JsonColumn<Record<string, unknown>>;
+  strategy: JsonColumn<Record<string, unknown>>;
+  health: JsonColumn<Record<string, unknown>>;
+  rollback: JsonColumn<Record<string, unknown>>;
+  host_command: ColumnType<
+    Record<string, unknown> | null,
+    string | null | undefined,
+    string | null
+  >;
+  revision: ColumnType<number, number | undefined, number>;
+  created_by_type: string;
+  created_by_id: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  started_at: NullableTimestamp;
+}
+
+export interface VariablesTable {
+  id: GeneratedId;
+  org_id: string;
+  fleet_id: string;
+  device_id: string | null;
+  service: string | null;
+  name: string;
+  value: string | null;
+  value_sealed: string | null;
+  secret: boolean;
+  revision: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  principal: string;
+  key: string;
+  method: string;
+  path: string;
+  request_hash: string;
+  status: number | null;
+  response_body: string | null;
+  response_headers: ColumnType<
+    Record<string, string> | null,
+    string | null | undefined,
+    string | null
+  >;
+  created_at: CreatedAt;
 }
 
 export interface SigningKeysTable {
@@ -171,4 +275,8 @@ export interface DatabaseSchema {
   audit_heads: AuditHeadsTable;
   audit_events: AuditEventsTable;
   audit_sink_positions: AuditSinkPositionsTable;
+  releases: ReleasesTable;
+  deployments: DeploymentsTable;
+  variables: VariablesTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
