@@ -3,7 +3,43 @@
  * device's own; `flock/internal/v1` is between backend targets only;
  * `flock/events/v1` is the public, versioned event API.
  */
+
+/** What a device publishes. */
+export const deviceUplinks = ['state', 'telemetry', 'logs', 'events'] as const;
+export type DeviceUplink = (typeof deviceUplinks)[number];
+
+/** What the backend publishes to a device; `desired` is retained. */
+export const deviceDownlinks = ['desired', 'commands'] as const;
+export type DeviceDownlink = (typeof deviceDownlinks)[number];
+
+export type DeviceChannel = DeviceUplink | DeviceDownlink;
+
+export const deviceTopic = (deviceId: string, channel: DeviceChannel): string =>
+  `devices/${deviceId}/${channel}`;
+
+/** The filter matching one uplink of every device, for backend subscribers. */
+export const allDevices = (channel: DeviceUplink): string => `devices/+/${channel}`;
+
+/** Splits `devices/<id>/<channel>`; undefined for any other topic. */
+export function parseDeviceTopic(
+  topic: string,
+): { deviceId: string; channel: DeviceChannel } | undefined {
+  const parts = topic.split('/');
+  if (parts.length !== 3 || parts[0] !== 'devices' || parts[1] === '') return undefined;
+  const channel = parts[2] as DeviceChannel;
+  if (![...deviceUplinks, ...deviceDownlinks].includes(channel)) return undefined;
+  return { deviceId: parts[1]!, channel };
+}
+
 export const internalTopics = {
   /** Each audit event after its change committed; payload: the stored AuditEvent. */
   audit: 'flock/internal/v1/audit',
+  /** A device's reported state as the ingester stored it. */
+  deviceState: 'flock/internal/v1/device/state',
+  deviceOnline: 'flock/internal/v1/device/online',
+  deviceOffline: 'flock/internal/v1/device/offline',
+  /** A device's update, host-command or command outcome, validated. */
+  deviceEvent: 'flock/internal/v1/device/event',
+  /** Something changed what a device should run; the desired-state publisher recomputes it. */
+  desiredChanged: 'flock/internal/v1/desired/changed',
 } as const;
