@@ -69,7 +69,11 @@ export interface ContainerRuntime {
   /** The agent's containers (those with managedLabel), running or not. */
   listContainers(signal?: AbortSignal): Promise<ContainerInfo[]>;
   hasImage(reference: string, signal?: AbortSignal): Promise<boolean>;
-  pullImage(reference: string, onProgress?: (progress: PullProgress) => void, signal?: AbortSignal): Promise<void>;
+  pullImage(
+    reference: string,
+    onProgress?: (progress: PullProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<void>;
   /** Returns the new container's id. Creates named volumes it needs. */
   createContainer(spec: ContainerSpec, signal?: AbortSignal): Promise<string>;
   startContainer(id: string, signal?: AbortSignal): Promise<void>;
@@ -78,5 +82,8 @@ export interface ContainerRuntime {
   /** Removes a stopped container; a missing one is fine. */
   removeContainer(id: string, signal?: AbortSignal): Promise<void>;
   /** Log lines since `since` (ISO time), then new ones while `follow` until the signal aborts. */
-  logs(id: string, options: { since?: string; follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry>;
+  logs(
+    id: string,
+    options: { since?: string; follow: boolean; signal?: AbortSignal },
+  ): AsyncIterable<LogEntry>;
 }
