@@ -10,3 +10,21 @@ export * from './api/provisioning-keys.js';
 export * from './api/devices.js';
 export * from './api/auth.js';
 export * from './api/orgs.js';
+export * from './api/releases.js';
+export * from './compose/compose-file.js';
+export {
+  type ComposeIssue,
+  type ComposePath,
+  unescapeComposeString,
+} from './compose/compose-checks.js';
+export {
+  type ComposeParseResult,
+  composeNamePattern,
+  parseCompose,
+} from './compose/parse-compose.js';
+export {
+  type ImageReference,
+  imageDigestPattern,
+  parseImageReference,
+  pinnedImageProblem,
+} from './compose/image-reference.js';

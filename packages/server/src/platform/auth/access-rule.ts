@@ -2,7 +2,12 @@ import type { Role } from '@flock/protocol';
 
 /** Tables whose rows carry an `org_id`, so a route on one of them knows its org. */
 export type OrgScopedTable =
-  'fleets' | 'api_keys' | 'provisioning_keys' | 'devices' | 'memberships';
+  | 'fleets'
+  | 'api_keys'
+  | 'provisioning_keys'
+  | 'devices'
+  | 'memberships'
+  | 'releases';
 
 /** Where a route finds the org it acts in. */
 export type OrgSource =

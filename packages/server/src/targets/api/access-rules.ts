@@ -1,12 +1,13 @@
-import type { AccessRule } from '../../platform/auth/access-rule.js';
+import type { AccessRule, OrgScopedTable } from '../../platform/auth/access-rule.js';
 
-const viewer = (org: { param: string; table?: never } | { param: string; table: 'fleets' | 'api_keys' | 'provisioning_keys' | 'devices' | 'memberships' }): AccessRule => ({ access: 'org', role: 'viewer', org });
+const viewer = (org: { param: string; table?: never } | { param: string; table: OrgScopedTable }): AccessRule => ({ access: 'org', role: 'viewer', org });
 const developer = (org: Parameters<typeof viewer>[0]): AccessRule => ({ access: 'org', role: 'developer', org });
 const admin = (org: Parameters<typeof viewer>[0]): AccessRule => ({ access: 'org', role: 'admin', org });
 
 const inOrg = { param: 'orgId' } as const;
 const fleet = { param: 'fleetId', table: 'fleets' } as const;
 const device = { param: 'deviceId', table: 'devices' } as const;
+const release = { param: 'releaseId', table: 'releases' } as const;
 
 /**
  * Every route of the server and who may call it: the one place access is
@@ -55,4 +56,12 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   },
   'GET /v1/devices/:deviceId': viewer(device),
   'DELETE /v1/devices/:deviceId': developer(device),
+
+  'GET /v1/fleets/:fleetId/releases': viewer(fleet),
+  'POST /v1/fleets/:fleetId/releases': developer(fleet),
+  'GET /v1/releases/:releaseId': viewer(release),
+  'DELETE /v1/releases/:releaseId': developer(release),
+  'POST /v1/releases/:releaseId/archive': developer(release),
+  'GET /v1/fleets/:fleetId/default-release': viewer(fleet),
+  'PUT /v1/fleets/:fleetId/default-release': developer(fleet),
 };

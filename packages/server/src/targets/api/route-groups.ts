@@ -9,6 +9,9 @@ import { installationRoutes } from './installation/installation-routes.js';
 import { memberRoutes } from './orgs/member-routes.js';
 import { orgRoutes } from './orgs/org-routes.js';
 import { provisioningKeyRoutes } from './provisioning/provisioning-key-routes.js';
+import { defaultReleaseRoutes } from './releases/default-release-routes.js';
+import { releaseLifecycleRoutes } from './releases/release-lifecycle-routes.js';
+import { releaseRoutes } from './releases/release-routes.js';
 
 /** Every route group of the API, in registration order. */
 export const routeGroups: readonly RouteGroup[] = [
@@ -22,4 +25,7 @@ export const routeGroups: readonly RouteGroup[] = [
   provisioningKeyRoutes,
   deviceRegistrationRoutes,
   deviceRoutes,
+  releaseRoutes,
+  releaseLifecycleRoutes,
+  defaultReleaseRoutes,
 ];
