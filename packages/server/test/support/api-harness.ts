@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Role } from '@flock/protocol';
 import type { FastifyInstance } from 'fastify';
+import type { Insertable } from 'kysely';
 import { pino } from 'pino';
 import { issueToken } from '../../src/platform/auth/secret-token.js';
 import type { UserTokenVerifier } from '../../src/platform/auth/authenticator.js';
@@ -10,6 +12,7 @@ import { openBlobStore } from '../../src/platform/blobs/open-blob-store.js';
 import { openBus } from '../../src/platform/bus/open-bus.js';
 import { loadConfig } from '../../src/platform/config/load-config.js';
 import type { Database } from '../../src/platform/db/database.js';
+import type { DevicesTable } from '../../src/platform/db/schema.js';
 import { ensureInstallation } from '../../src/platform/db/ensure-installation.js';
 import { migrateToLatest } from '../../src/platform/db/migrate.js';
 import { openDatabase } from '../../src/platform/db/open-database.js';
@@ -37,6 +40,8 @@ export interface TestApiOptions {
 
 export interface TestApi {
   app: FastifyInstance;
+  /** Every route the API registered (not the operations routes of the HTTP platform). */
+  routes: { method: string; url: string }[];
   services: ApiServices;
   database: Database;
   /** Inserts an org directly, bypassing the API. */
@@ -45,8 +50,15 @@ export interface TestApi {
   createApiKey(orgId: string, role: Role): Promise<string>;
   /** Inserts a fleet directly. */
   createFleet(orgId: string, name?: string): Promise<string>;
+  /** Inserts a device directly, with any registry fields a test needs; returns its id. */
+  createDevice(orgId: string, fleetId: string, fields?: TestDeviceFields): Promise<string>;
   close(): Promise<void>;
 }
+
+/** Registry fields of a device inserted by `createDevice`; labels and attributes as objects. */
+export type TestDeviceFields = Partial<
+  Omit<Insertable<DevicesTable>, 'org_id' | 'fleet_id' | 'labels' | 'attributes'>
+> & { labels?: Record<string, string>; attributes?: Record<string, unknown> };
 
 let counter = 0;
 
@@ -82,6 +94,10 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
   });
   const blobs = await openBlobStore({ dataDir, log });
   const app = buildHttpApp({ log, metrics, readiness: async () => ({ ready: true, checks: [] }) });
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
   const services = await buildApi(
     app,
     {
@@ -101,6 +117,7 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
 
   return {
     app,
+    routes,
     services,
     database,
     async createOrg(name = `org-${++counter}`) {
@@ -131,6 +148,26 @@ export async function startTestApi(options: TestApiOptions): Promise<TestApi> {
       const row = await database.db
         .insertInto('fleets')
         .values({ org_id: orgId, name, device_type: 'raspberrypi4-64', architecture: 'aarch64' })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return row.id;
+    },
+    async createDevice(orgId, fleetId, fields = {}) {
+      const { labels, attributes, ...columns } = fields;
+      const row = await database.db
+        .insertInto('devices')
+        .values({
+          id: randomUUID(),
+          name: `device-${++counter}`,
+          device_type: 'raspberrypi4-64',
+          architecture: 'aarch64',
+          secret_hash: 'test',
+          ...columns,
+          org_id: orgId,
+          fleet_id: fleetId,
+          ...(labels === undefined ? {} : { labels: JSON.stringify(labels) }),
+          ...(attributes === undefined ? {} : { attributes: JSON.stringify(attributes) }),
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       return row.id;

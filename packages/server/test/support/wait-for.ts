@@ -15,7 +15,7 @@ export interface WaitForOptions {
 export async function waitFor<T>(
   fn: () => T | Promise<T>,
   options: WaitForOptions = {},
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const { timeoutMs = 5_000, intervalMs = 20, message = 'the condition' } = options;
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;
@@ -23,7 +23,7 @@ export async function waitFor<T>(
     const remaining = deadline - performance.now();
     try {
       const value = await withinMs(fn, Math.max(remaining, 1));
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       lastError = undefined;
     } catch (error) {
       lastError = error;
