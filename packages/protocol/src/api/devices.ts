@@ -1,0 +1,56 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Architecture, DeviceType } from './fleets.js';
+import { ResourceName, Timestamp, Uuid } from './scalars.js';
+
+const Secret = Type.String({ minLength: 1, maxLength: 256 });
+
+export const RegisterDeviceRequest = Type.Object(
+  {
+    provisioning_key: Secret,
+    /** Chosen by the device, kept for its life: it becomes the device id. */
+    uuid: Uuid,
+    device_type: DeviceType,
+    architecture: Architecture,
+    os_version: Type.Optional(Type.String({ maxLength: 128 })),
+    agent_version: Type.Optional(Type.String({ maxLength: 64 })),
+    /** Absent: the first 7 characters of the uuid. */
+    name: Type.Optional(ResourceName),
+  },
+  { additionalProperties: false },
+);
+export type RegisterDeviceRequest = Static<typeof RegisterDeviceRequest>;
+
+export const RegisterDeviceResponse = Type.Object({
+  device_id: Uuid,
+  org_id: Uuid,
+  fleet_id: Uuid,
+  /** A device JWT for the API and the broker. */
+  token: Type.String(),
+  token_expires_at: Timestamp,
+  /** Exchanged for new tokens at POST /v1/devices/token; shown once. */
+  device_secret: Type.String(),
+});
+export type RegisterDeviceResponse = Static<typeof RegisterDeviceResponse>;
+
+export const DeviceTokenRequest = Type.Object(
+  { device_id: Uuid, device_secret: Secret },
+  { additionalProperties: false },
+);
+export type DeviceTokenRequest = Static<typeof DeviceTokenRequest>;
+
+export const DeviceTokenResponse = Type.Object({ token: Type.String(), expires_at: Timestamp });
+export type DeviceTokenResponse = Static<typeof DeviceTokenResponse>;
+
+/** A device as the registry knows it. */
+export const Device = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  fleet_id: Uuid,
+  device_type: Type.String(),
+  architecture: Type.String(),
+  os_version: Type.Union([Type.String(), Type.Null()]),
+  agent_version: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  last_seen_at: Type.Union([Timestamp, Type.Null()]),
+});
+export type Device = Static<typeof Device>;
