@@ -161,8 +161,12 @@ export function containerRuntimeContract(
     });
 
     it('stops it and removes it; doing either again is fine', async () => {
-      const id = await createFrom(spec('stopper', `trap 'exit 0' TERM; sleep 600 & wait`));
+      const id = await createFrom(
+        spec('stopper', `trap 'exit 0' TERM; echo ready; sleep 600 & wait`),
+      );
       await runtime.startContainer(id);
+      // Until the shell has set its trap, a TERM is ignored and the stop ends in a kill.
+      await printed(id, 'ready');
       await runtime.stopContainer(id, 10);
       const stopped = await listed(id);
       expect(['exited', 'stopped']).toContain(stopped?.state);
