@@ -1,5 +1,11 @@
 export type Hash = Record<string, string>;
 
+/** A sorted-set member with its score. */
+export interface ScoredMember {
+  member: string;
+  score: number;
+}
+
 export interface HashWrite {
   key: string;
   fields: Hash;
@@ -33,6 +39,21 @@ export interface KvStore {
   srem(key: string, members: string[]): Promise<number>;
   smembers(key: string): Promise<string[]>;
   sismember(key: string, member: string): Promise<boolean>;
+
+  /**
+   * Sorted sets, for presence: a member per device scored by when it was last
+   * seen. Adds members or raises their scores (a lower score never replaces a
+   * higher one, so late writers cannot move time back); true where a member
+   * was new. One round trip.
+   */
+  zaddMany(key: string, entries: ScoredMember[]): Promise<boolean[]>;
+  /** Removes each member whose score is still at most the one given, atomically per member; true where removed. */
+  zremIfAtMost(key: string, entries: ScoredMember[]): Promise<boolean[]>;
+  /** Up to `limit` members scored at most `maxScore`, lowest first. */
+  zrangeByScore(key: string, maxScore: number, limit: number): Promise<ScoredMember[]>;
+  /** Scores in the order of `members`, null where absent. */
+  zscoreMany(key: string, members: string[]): Promise<(number | null)[]>;
+  zcard(key: string): Promise<number>;
 
   /** Every key that starts with `prefix`, in no particular order. */
   keys(prefix: string): AsyncIterable<string>;

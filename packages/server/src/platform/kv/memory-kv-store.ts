@@ -1,10 +1,11 @@
 import { assertTtl } from './assert-ttl.js';
-import type { Hash, HashWrite, KvStore } from './kv-store.js';
+import type { Hash, HashWrite, KvStore, ScoredMember } from './kv-store.js';
 
 type Value =
   | { type: 'string'; value: string }
   | { type: 'hash'; value: Map<string, string> }
-  | { type: 'set'; value: Set<string> };
+  | { type: 'set'; value: Set<string> }
+  | { type: 'zset'; value: Map<string, number> };
 
 type Entry = Value & { expiresAt: number | null };
 
@@ -145,6 +146,47 @@ export class MemoryKvStore implements KvStore {
 
   async sismember(key: string, member: string): Promise<boolean> {
     return this.read(key, 'set')?.value.has(member) ?? false;
+  }
+
+  async zaddMany(key: string, entries: ScoredMember[]): Promise<boolean[]> {
+    this.assertOpen();
+    if (entries.length === 0) return [];
+    const zset = this.read(key, 'zset') ?? this.create(key, { type: 'zset', value: new Map() });
+    return entries.map(({ member, score }) => {
+      const current = zset.value.get(member);
+      if (current === undefined || score > current) zset.value.set(member, score);
+      return current === undefined;
+    });
+  }
+
+  async zremIfAtMost(key: string, entries: ScoredMember[]): Promise<boolean[]> {
+    const scores = this.read(key, 'zset')?.value ?? new Map<string, number>();
+    const removed = entries.map(({ member, score }) => {
+      const current = scores.get(member);
+      return current !== undefined && current <= score && scores.delete(member);
+    });
+    if (scores.size === 0) this.entries.delete(key);
+    return removed;
+  }
+
+  async zrangeByScore(key: string, maxScore: number, limit: number): Promise<ScoredMember[]> {
+    const zset = this.read(key, 'zset');
+    if (zset === undefined) return [];
+    // Redis orders equal scores by member.
+    return [...zset.value]
+      .filter(([, score]) => score <= maxScore)
+      .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit)
+      .map(([member, score]) => ({ member, score }));
+  }
+
+  async zscoreMany(key: string, members: string[]): Promise<(number | null)[]> {
+    const zset = this.read(key, 'zset');
+    return members.map((member) => zset?.value.get(member) ?? null);
+  }
+
+  async zcard(key: string): Promise<number> {
+    return this.read(key, 'zset')?.value.size ?? 0;
   }
 
   async *keys(prefix: string): AsyncGenerator<string> {

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../log/create-logger.js';
 import { assertTtl } from './assert-ttl.js';
-import type { Hash, HashWrite, KvStore } from './kv-store.js';
+import { defineScripts, type ScriptCommands } from './redis-scripts.js';
+import type { Hash, HashWrite, KvStore, ScoredMember } from './kv-store.js';
 
 export interface RedisKvStoreOptions {
   /** redis:// or rediss:// URL. */
@@ -15,27 +16,11 @@ export interface RedisKvStoreOptions {
   commandTimeoutMs?: number;
 }
 
-// Atomic on the server so that a lease is renewed or released only by its holder.
-const compareAndSetLua = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-return 0`;
+type Client = Redis & ScriptCommands;
 
-const compareAndDeleteLua = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`;
-
-/** The commands defineCommand adds at run time, which ioredis's types cannot know. */
-interface LeaseCommands {
-  flockCompareAndSet(key: string, expected: string, value: string, ttlMs: number): Promise<number>;
-  flockCompareAndDelete(key: string, expected: string): Promise<number>;
+function scoresAndMembers(entries: ScoredMember[]): string[] {
+  return entries.flatMap(({ member, score }) => [String(score), member]);
 }
-
-type Client = Redis & LeaseCommands;
 
 type Replies = [error: Error | null, result: unknown][] | null;
 
@@ -113,8 +98,7 @@ export class RedisKvStore implements KvStore {
       maxRetriesPerRequest: 0,
       connectionName: 'flock-server',
     });
-    redis.defineCommand('flockCompareAndSet', { lua: compareAndSetLua, numberOfKeys: 1 });
-    redis.defineCommand('flockCompareAndDelete', { lua: compareAndDeleteLua, numberOfKeys: 1 });
+    defineScripts(redis);
 
     let lastError: Error | undefined;
     const remember = (error: Error) => {
@@ -240,6 +224,45 @@ export class RedisKvStore implements KvStore {
 
   async sismember(key: string, member: string): Promise<boolean> {
     return (await this.redis.sismember(key, member)) === 1;
+  }
+
+  async zaddMany(key: string, entries: ScoredMember[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const added = await this.redis.flockZaddMany(key, ...scoresAndMembers(entries));
+    return added.map((flag) => flag === 1);
+  }
+
+  async zremIfAtMost(key: string, entries: ScoredMember[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const removed = await this.redis.flockZremIfAtMost(key, ...scoresAndMembers(entries));
+    return removed.map((flag) => flag === 1);
+  }
+
+  async zrangeByScore(key: string, maxScore: number, limit: number): Promise<ScoredMember[]> {
+    const flat = await this.redis.zrangebyscore(
+      key,
+      '-inf',
+      String(maxScore),
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const members: ScoredMember[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      members.push({ member: flat[i]!, score: Number(flat[i + 1]) });
+    }
+    return members;
+  }
+
+  async zscoreMany(key: string, members: string[]): Promise<(number | null)[]> {
+    if (members.length === 0) return [];
+    const scores = await this.redis.zmscore(key, ...members);
+    return scores.map((score) => (score === null ? null : Number(score)));
+  }
+
+  async zcard(key: string): Promise<number> {
+    return this.redis.zcard(key);
   }
 
   async *keys(prefix: string): AsyncGenerator<string> {
