@@ -41,12 +41,20 @@ const rememberedIds = 256;
 export class CommandHandler {
   readonly #options: CommandHandlerOptions;
   readonly #seen: string[] = [];
+  #queue: Promise<void> = Promise.resolve();
 
   constructor(options: CommandHandlerOptions) {
     this.#options = options;
   }
 
-  async handle(payload: Buffer, signal: AbortSignal): Promise<void> {
+  /** Commands run one at a time, in the order they arrived. */
+  handle(payload: Buffer, signal: AbortSignal): Promise<void> {
+    const next = this.#queue.then(() => this.#handle(payload, signal));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #handle(payload: Buffer, signal: AbortSignal): Promise<void> {
     const { log, ack } = this.#options;
     const parsed = parseMessage('commands', payload);
     if (!parsed.ok) {

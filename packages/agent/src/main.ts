@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { pino } from 'pino';
+import { AgentError, exitCodes } from './agent-error.js';
+import { defaultConfigPath } from './config/agent-config.js';
+import { ConfigError, loadConfig } from './config/load-config.js';
+import { startAgent } from './start-agent.js';
+import { errorMessage } from './support/error-message.js';
+import { agentVersion } from './version.js';
+
+async function run(configPath: string): Promise<number> {
+  const config = loadConfig(configPath);
+  const log = pino({ name: 'flockd', level: config.logLevel });
+  const stopSignals = ['SIGTERM', 'SIGINT'] as const;
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const early = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'stopping');
+    for (const name of stopSignals) process.off(name, onSignal);
+    // A second signal means "now".
+    for (const name of stopSignals) process.once(name, () => process.exit(exitCodes.failure));
+    early.abort();
+    void agent?.stop();
+  };
+  for (const name of stopSignals) process.on(name, onSignal);
+  try {
+    agent = await startAgent(config, { log, signal: early.signal });
+    if (early.signal.aborted) await agent.stop();
+    await agent.finished;
+    return exitCodes.ok;
+  } catch (error) {
+    if (early.signal.aborted && !(error instanceof AgentError)) return exitCodes.ok;
+    log.fatal(
+      { err: errorMessage(error), code: error instanceof AgentError ? error.code : undefined },
+      'flockd stopped',
+    );
+    return error instanceof AgentError ? error.exitCode : exitCodes.failure;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('flockd')
+    .description('Flock device agent')
+    .version(agentVersion, '-v, --version')
+    .exitOverride();
+  let code: number = exitCodes.ok;
+  program
+    .command('run')
+    .description('register if needed, then run the agent until SIGTERM')
+    .option('-c, --config <file>', 'YAML or JSON configuration file', defaultConfigPath)
+    .action(async (options: { config: string }) => {
+      code = await run(options.config);
+    });
+  await program.parseAsync(argv, { from: 'user' });
+  return code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof CommanderError)
+      process.exit(error.exitCode === 0 ? exitCodes.ok : exitCodes.usage);
+    if (error instanceof ConfigError) {
+      process.stderr.write(
+        `flockd: invalid configuration:\n${error.problems.map((p) => `  ${p.key}: ${p.problem}`).join('\n')}\n`,
+      );
+      process.exit(exitCodes.usage);
+    }
+    process.stderr.write(
+      `flockd: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(exitCodes.failure);
+  },
+);
