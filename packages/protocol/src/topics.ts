@@ -34,12 +34,14 @@ export function parseDeviceTopic(
 export const internalTopics = {
   /** Each audit event after its change committed; payload: the stored AuditEvent. */
   audit: 'flock/internal/v1/audit',
-  /** A device's reported state as the ingester stored it. */
+  /** Devices' reported states as the ingester stored them, batched (DeviceStatesMessage). */
   deviceState: 'flock/internal/v1/device/state',
   deviceOnline: 'flock/internal/v1/device/online',
   deviceOffline: 'flock/internal/v1/device/offline',
   /** A device's update, host-command or command outcome, validated. */
   deviceEvent: 'flock/internal/v1/device/event',
+  /** A broker saw a client's connection end (ClientDisconnectedMessage). */
+  clientDisconnected: 'flock/internal/v1/broker/client-disconnected',
   /** Something changed what a device should run; the desired-state publisher recomputes it. */
   desiredChanged: 'flock/internal/v1/desired/changed',
 } as const;

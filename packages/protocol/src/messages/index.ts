@@ -6,3 +6,4 @@ export * from './logs.js';
 export * from './parse-message.js';
 export * from './state.js';
 export * from './telemetry.js';
+export * from './internal.js';

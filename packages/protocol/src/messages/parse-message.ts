@@ -27,33 +27,41 @@ const isoTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 if (!FormatRegistry.Has('date-time'))
   FormatRegistry.Set('date-time', (value) => isoTimePattern.test(value));
 
+/** Compiles a validator per schema and returns a parser that never throws. */
+export function compileMessageParser<S extends Record<string, TSchema>>(schemas: S) {
+  const checkers = Object.fromEntries(
+    Object.entries(schemas).map(([kind, schema]) => [kind, TypeCompiler.Compile(schema)]),
+  ) as { [K in keyof S]: ReturnType<typeof TypeCompiler.Compile<S[K]>> };
+  return function parse<K extends keyof S & string>(
+    kind: K,
+    payload: Buffer | string,
+  ): ParseResult<Static<S[K]>> {
+    let value: unknown;
+    try {
+      value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+    } catch {
+      return { ok: false, error: 'payload is not JSON' };
+    }
+    const checker = checkers[kind];
+    if (checker.Check(value)) return { ok: true, value: value as Static<S[K]> };
+    const first = checker.Errors(value).First();
+    return {
+      ok: false,
+      error:
+        first === undefined
+          ? `not a valid ${kind} message`
+          : `${first.path || '/'}: ${first.message}`,
+    };
+  };
+}
+
 // Compiled once: the ingester checks every message on its hot path.
-const checkers = Object.fromEntries(
-  Object.entries(messageSchemas).map(([kind, schema]) => [
-    kind,
-    TypeCompiler.Compile(schema as TSchema),
-  ]),
-) as { [K in MessageKind]: ReturnType<typeof TypeCompiler.Compile<(typeof messageSchemas)[K]>> };
+const parseDeviceMessage = compileMessageParser(messageSchemas);
 
 /** Parses and validates one device message; never throws. */
 export function parseMessage<K extends MessageKind>(
   kind: K,
   payload: Buffer | string,
 ): ParseResult<MessageOf<K>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
-  } catch {
-    return { ok: false, error: 'payload is not JSON' };
-  }
-  const checker = checkers[kind];
-  if (checker.Check(value)) return { ok: true, value: value as MessageOf<K> };
-  const first = checker.Errors(value).First();
-  return {
-    ok: false,
-    error:
-      first === undefined
-        ? `not a valid ${kind} message`
-        : `${first.path || '/'}: ${first.message}`,
-  };
+  return parseDeviceMessage(kind, payload);
 }
