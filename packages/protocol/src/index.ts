@@ -28,3 +28,13 @@ export {
   parseImageReference,
   pinnedImageProblem,
 } from './compose/image-reference.js';
+export * from './cohort.js';
+export * from './selector/label-rules.js';
+export * from './selector/label-selector.js';
+export * from './selector/target-selector.js';
+export * from './api/deployment-plan.js';
+export * from './api/deployments.js';
+export * from './deployments/deployment-plan-problems.js';
+export * from './deployments/normalize-deployment-plan.js';
+export * from './deployments/rollout-stages.js';
+export * from './deployments/check-deployment-plan.js';

@@ -7,7 +7,8 @@ export type OrgScopedTable =
   | 'provisioning_keys'
   | 'devices'
   | 'memberships'
-  | 'releases';
+  | 'releases'
+  | 'deployments';
 
 /** Where a route finds the org it acts in. */
 export type OrgSource =

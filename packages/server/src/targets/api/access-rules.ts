@@ -8,6 +8,7 @@ const inOrg = { param: 'orgId' } as const;
 const fleet = { param: 'fleetId', table: 'fleets' } as const;
 const device = { param: 'deviceId', table: 'devices' } as const;
 const release = { param: 'releaseId', table: 'releases' } as const;
+const deployment = { param: 'deploymentId', table: 'deployments' } as const;
 
 /**
  * Every route of the server and who may call it: the one place access is
@@ -64,4 +65,20 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   'POST /v1/releases/:releaseId/archive': developer(release),
   'GET /v1/fleets/:fleetId/default-release': viewer(fleet),
   'PUT /v1/fleets/:fleetId/default-release': developer(fleet),
+
+  'GET /v1/fleets/:fleetId/deployments': viewer(fleet),
+  'POST /v1/fleets/:fleetId/deployments': developer(fleet),
+  'GET /v1/deployments/:deploymentId': viewer(deployment),
+  'PATCH /v1/deployments/:deploymentId': developer(deployment),
+  'DELETE /v1/deployments/:deploymentId': developer(deployment),
+  'POST /v1/fleets/:fleetId/deployments/preview': {
+    ...developer(fleet),
+    audit: false,
+    why: 'a dry run reads the fleet and writes nothing',
+  },
+  'POST /v1/deployments/:deploymentId/preview': {
+    ...developer(deployment),
+    audit: false,
+    why: 'a dry run reads the fleet and writes nothing',
+  },
 };

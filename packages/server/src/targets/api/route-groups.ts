@@ -2,6 +2,9 @@ import { apiKeyRoutes } from './api-keys/api-key-routes.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import type { RouteGroup } from './build-api.js';
+import { deploymentChangeRoutes } from './deployments/deployment-change-routes.js';
+import { deploymentPreviewRoutes } from './deployments/deployment-preview-routes.js';
+import { deploymentRoutes } from './deployments/deployment-routes.js';
 import { deviceRegistrationRoutes } from './devices/device-registration-routes.js';
 import { deviceRoutes } from './devices/device-routes.js';
 import { fleetRoutes } from './fleets/fleet-routes.js';
@@ -28,4 +31,7 @@ export const routeGroups: readonly RouteGroup[] = [
   releaseRoutes,
   releaseLifecycleRoutes,
   defaultReleaseRoutes,
+  deploymentRoutes,
+  deploymentChangeRoutes,
+  deploymentPreviewRoutes,
 ];
