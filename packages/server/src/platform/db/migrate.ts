@@ -4,6 +4,7 @@ import type { Db } from './database.js';
 import * as installation from './migrations/0001_installation.js';
 import * as identity from './migrations/0002_identity.js';
 import * as coreApi from './migrations/0003_core_api.js';
+import * as timeseries from './migrations/0004_timeseries.js';
 
 /**
  * Every migration, named so that alphabetical order is the order they run.
@@ -14,6 +15,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0001_installation': installation,
   '0002_identity': identity,
   '0003_core_api': coreApi,
+  '0004_timeseries': timeseries,
 };
 
 export class MigrationError extends Error {

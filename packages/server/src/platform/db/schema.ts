@@ -261,6 +261,33 @@ export interface AuditSinkPositionsTable {
   seq: BigIntColumn;
 }
 
+/** One telemetry message: the standard metrics as columns, the application's in `custom`. */
+export interface TelemetrySamplesTable {
+  device_id: string;
+  org_id: string;
+  fleet_id: string | null;
+  time: ColumnType<Date, Date | string, never>;
+  cpu_percent: number | null;
+  memory_used_bytes: BigIntColumn | null;
+  memory_total_bytes: BigIntColumn | null;
+  disk_used_bytes: BigIntColumn | null;
+  disk_total_bytes: BigIntColumn | null;
+  network_rx_bytes: BigIntColumn | null;
+  network_tx_bytes: BigIntColumn | null;
+  temperature_c: number | null;
+  custom: ColumnType<Record<string, number> | null, string | null, never>;
+}
+
+export interface DeviceLogsTable {
+  id: ColumnType<string, never, never>;
+  device_id: string;
+  org_id: string;
+  time: ColumnType<Date, Date | string, never>;
+  service: string | null;
+  stream: 'stdout' | 'stderr' | 'system';
+  message: string;
+}
+
 /** Every table as Kysely sees it; migrations/ creates them, in the same shape. */
 export interface DatabaseSchema {
   installation: InstallationTable;
@@ -279,4 +306,6 @@ export interface DatabaseSchema {
   deployments: DeploymentsTable;
   variables: VariablesTable;
   idempotency_keys: IdempotencyKeysTable;
+  telemetry_samples: TelemetrySamplesTable;
+  device_logs: DeviceLogsTable;
 }
