@@ -20,16 +20,25 @@ export interface HttpAppOptions {
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 
+/** Fastify names the query string `querystring`; our field pointers say `query`. */
+const partNames: Record<string, string> = { querystring: 'query' };
+
 function fieldErrors(error: FastifyError): FieldError[] {
   const context = error.validationContext ?? 'body';
   return (error.validation ?? []).map((issue) => {
-    const missing =
-      issue.keyword === 'required' && typeof issue.params.missingProperty === 'string'
-        ? `/${issue.params.missingProperty}`
-        : '';
+    const { missingProperty, additionalProperty } = issue.params as Record<string, unknown>;
+    const named =
+      issue.keyword === 'required' && typeof missingProperty === 'string'
+        ? `/${missingProperty}`
+        : issue.keyword === 'additionalProperties' && typeof additionalProperty === 'string'
+          ? `/${additionalProperty}`
+          : '';
     return {
-      field: `/${context}${issue.instancePath}${missing}`,
-      message: issue.message ?? 'is invalid',
+      field: `/${partNames[context] ?? context}${issue.instancePath}${named}`,
+      message:
+        issue.keyword === 'additionalProperties'
+          ? 'is not a field of this request'
+          : (issue.message ?? 'is invalid'),
     };
   });
 }
