@@ -21,6 +21,12 @@ export interface BusConnectionOptions {
   topicPrefix: string;
   log: Logger;
   createClient: ClientFactory;
+  /**
+   * Keep the session at the broker while disconnected (MQTT clean session
+   * off): QoS 1 messages for its subscriptions wait there, and those sent but
+   * not acknowledged come again. Needs a client id stable across restarts.
+   */
+  persistent?: boolean;
 }
 
 /** mqtt.js sends PUBACKs through this private method; see `#deferAck`. */
@@ -50,7 +56,7 @@ export class BusConnection {
     this.client = options.createClient({
       clientId: options.clientId,
       protocolVersion: 4,
-      clean: true,
+      clean: options.persistent !== true,
       keepalive: 30,
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,

@@ -15,6 +15,13 @@ export interface SubscribeOptions {
   qos?: Qos;
   /** Join a shared subscription group: each message goes to one member of the group. */
   group?: string;
+  /**
+   * With `group`: join as this many members, each its own connection (default
+   * 1). A broker stops sending to a connection once a few QoS 1 messages wait
+   * for their acknowledgement (Mosquitto: 20, EMQX: 32), so a handler that
+   * acknowledges after a batched write needs several to keep messages flowing.
+   */
+  members?: number;
 }
 
 /**

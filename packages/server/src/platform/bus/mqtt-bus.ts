@@ -9,6 +9,12 @@ export interface MqttBusOptions {
   topicPrefix: string;
   /** Unique per process: group connections derive their ids from it. */
   clientId: string;
+  /**
+   * Shared subscription groups keep their sessions at the broker across
+   * reconnects and restarts, so their QoS 1 messages wait for this process
+   * rather than being lost; only with a `clientId` stable across restarts.
+   */
+  persistentGroups?: boolean;
   createClient: ClientFactory;
   log: Logger;
   /** How long `connect` waits for the broker. */
@@ -90,11 +96,14 @@ export class MqttBus implements Bus {
     const problem = topicFilterProblem(filter);
     if (problem !== undefined)
       throw new Error(`cannot subscribe to ${JSON.stringify(filter)}: ${problem}`);
-    const { group } = options;
+    const { group, members = 1 } = options;
     if (group !== undefined && (group === '' || /[/+#]/.test(group))) {
       throw new Error(
         `${JSON.stringify(group)} is not a valid group name: it must be non-empty, without / + #`,
       );
+    }
+    if (!Number.isInteger(members) || members < 1 || (group === undefined && members !== 1)) {
+      throw new Error(`members must be a whole number from 1, and more than 1 only with a group`);
     }
     this.#assertOpen();
     const wireFilter = this.#options.topicPrefix + filter;
@@ -104,14 +113,30 @@ export class MqttBus implements Bus {
       qos: options.qos ?? 0,
       handler,
     };
-    const connection = group === undefined ? this.#main : this.#groupConnection(group);
-    await connection.subscribe(subscription);
+    const connections =
+      group === undefined
+        ? [this.#main]
+        : Array.from({ length: members }, (_, member) => this.#groupConnection(group, member));
+    // Registered on every connection before any SUBSCRIBE goes out, so that
+    // messages a persistent session kept arrive to a handler.
+    const subscribed = await Promise.allSettled(
+      connections.map((connection) => connection.subscribe(subscription)),
+    );
+    const failed = subscribed.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(connections.map((connection) => connection.unsubscribe(subscription)));
+      throw failed.reason;
+    }
     let unsubscribed: Promise<void> | undefined;
     return {
       unsubscribe: () => {
         // Closing the bus ended every subscription already.
         unsubscribed ??=
-          this.#closing === undefined ? connection.unsubscribe(subscription) : Promise.resolve();
+          this.#closing === undefined
+            ? Promise.all(
+                connections.map((connection) => connection.unsubscribe(subscription)),
+              ).then(() => undefined)
+            : Promise.resolve();
         return unsubscribed;
       },
     };
@@ -144,17 +169,20 @@ export class MqttBus implements Bus {
     if (this.#closing !== undefined) throw new Error('the bus is closed');
   }
 
-  #groupConnection(group: string): BusConnection {
-    let connection = this.#groups.get(group);
+  // Ids follow from the group and the member's number, never from the order
+  // of subscribing, so a persistent session is found again after a restart.
+  #groupConnection(group: string, member: number): BusConnection {
+    const key = `${group}-${member + 1}`;
+    let connection = this.#groups.get(key);
     if (connection === undefined) {
-      connection = this.#open(`${this.#options.clientId}-g${this.#groups.size + 1}`);
-      this.#groups.set(group, connection);
+      connection = this.#open(`${this.#options.clientId}-${key}`, this.#options.persistentGroups);
+      this.#groups.set(key, connection);
     }
     return connection;
   }
 
-  #open(clientId: string): BusConnection {
+  #open(clientId: string, persistent = false): BusConnection {
     const { topicPrefix, log, createClient } = this.#options;
-    return new BusConnection({ clientId, topicPrefix, log, createClient });
+    return new BusConnection({ clientId, topicPrefix, log, createClient, persistent });
   }
 }
