@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { AgentError, exitCodes } from './agent-error.js';
 import { defaultConfigPath } from './config/agent-config.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { addSimulateCommand } from './simulator/simulate-command.js';
 import { startAgent } from './start-agent.js';
 import { errorMessage } from './support/error-message.js';
 import { agentVersion } from './version.js';
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     .action(async (options: { config: string }) => {
       code = await run(options.config);
     });
+  addSimulateCommand(program, (simulated) => (code = simulated));
   await program.parseAsync(argv, { from: 'user' });
   return code;
 }

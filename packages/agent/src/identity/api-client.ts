@@ -18,6 +18,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    /** From Retry-After on a 429 or 503, when the server said how long to stay away. */
+    readonly retryAfterMs?: number,
   ) {
     super(`HTTP ${status}: ${detail}`);
     this.name = 'ApiError';
@@ -89,6 +91,7 @@ function postJson<T>(url: URL, body: unknown, tls: TlsOptions, signal: AbortSign
             new ApiError(
               status,
               problemDetail(parsed) ?? (text.slice(0, 200) || res.statusMessage || 'no body'),
+              retryAfterMs(res.headers['retry-after']),
             ),
           );
         });
@@ -104,4 +107,13 @@ function problemDetail(body: unknown): string | undefined {
   const { detail, title } = body as { detail?: unknown; title?: unknown };
   if (typeof detail === 'string') return detail;
   return typeof title === 'string' ? title : undefined;
+}
+
+/** Retry-After in seconds or as an HTTP date. */
+function retryAfterMs(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
