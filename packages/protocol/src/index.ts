@@ -10,6 +10,7 @@ export * from './api/provisioning-keys.js';
 export * from './api/devices.js';
 export * from './api/auth.js';
 export * from './api/orgs.js';
+export * from './messages/index.js';
 export * from './api/releases.js';
 export * from './compose/compose-file.js';
 export {

@@ -313,6 +313,18 @@ export const settings = {
     description: 'Loki base URL to ship audit events to (push API), besides the built-in store',
     parse: url(['http:', 'https:']),
   },
+  heartbeatIntervalSeconds: {
+    env: ['FLOCK_HEARTBEAT_INTERVAL_SECONDS'],
+    default: 30,
+    description: 'Seconds between device heartbeats, sent to devices in their desired state',
+    parse: integer(1, 24 * 3600),
+  },
+  telemetryIntervalSeconds: {
+    env: ['FLOCK_TELEMETRY_INTERVAL_SECONDS'],
+    default: 60,
+    description: 'Seconds between device telemetry samples, sent to devices in their desired state',
+    parse: integer(1, 24 * 3600),
+  },
   logLevel: {
     env: ['FLOCK_LOG_LEVEL'],
     flag: '--log-level <level>',

@@ -5,6 +5,7 @@ import * as installation from './migrations/0001_installation.js';
 import * as identity from './migrations/0002_identity.js';
 import * as coreApi from './migrations/0003_core_api.js';
 import * as timeseries from './migrations/0004_timeseries.js';
+import * as desiredStates from './migrations/0006_desired_states.js';
 
 /**
  * Every migration, named so that alphabetical order is the order they run.
@@ -16,6 +17,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002_identity': identity,
   '0003_core_api': coreApi,
   '0004_timeseries': timeseries,
+  '0006_desired_states': desiredStates,
 };
 
 export class MigrationError extends Error {

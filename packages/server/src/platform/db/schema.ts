@@ -261,6 +261,16 @@ export interface AuditSinkPositionsTable {
   seq: BigIntColumn;
 }
 
+/** The last desired state published to a device (docs/decisions/0330-desired-state-publisher.md). */
+export interface DesiredStatesTable {
+  device_id: string;
+  /** The last revision handed out; reserved before publishing. */
+  revision: BigIntColumn;
+  /** Hash of the content last published; null while a publish is unconfirmed. */
+  content_hash: string | null;
+  published_at: NullableTimestamp;
+}
+
 /** One telemetry message: the standard metrics as columns, the application's in `custom`. */
 export interface TelemetrySamplesTable {
   device_id: string;
@@ -308,4 +318,5 @@ export interface DatabaseSchema {
   idempotency_keys: IdempotencyKeysTable;
   telemetry_samples: TelemetrySamplesTable;
   device_logs: DeviceLogsTable;
+  desired_states: DesiredStatesTable;
 }

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { DesiredStateMessage } from '@flock/protocol';
+import {
+  composeServices,
+  effectiveVariables,
+  type ScopedVariable,
+} from '../../targets/api/variables/effective-environment.js';
+import { canonicalJson } from '../audit/canonical-json.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/database.js';
+
+/** A desired state without its revision: what the content hash covers. */
+export type DesiredContent = Omit<DesiredStateMessage, 'v' | 'revision'>;
+
+export interface DesiredStateSettings {
+  heartbeatIntervalSeconds: number;
+  telemetryIntervalSeconds: number;
+}
+
+export interface ComputeDesiredOptions {
+  db: Db;
+  box: SecretBox;
+  settings: DesiredStateSettings;
+}
+
+/** Hex sha256 of the canonical JSON: equal content, equal hash, whatever the key order. */
+export function desiredContentHash(content: DesiredContent): string {
+  return createHash('sha256').update(canonicalJson(content)).digest('hex');
+}
+
+interface StoredVariable extends ScopedVariable {
+  fleet_id: string;
+  value_sealed: string | null;
+}
+
+/**
+ * What each of `deviceIds` should run, in four queries however many devices
+ * there are. A device missing from the result no longer exists.
+ */
+export async function computeDesiredStates(
+  options: ComputeDesiredOptions,
+  deviceIds: readonly string[],
+): Promise<Map<string, DesiredContent>> {
+  const result = new Map<string, DesiredContent>();
+  if (deviceIds.length === 0) return result;
+  const { db, box, settings } = options;
+
+  const devices = await db
+    .selectFrom('devices')
+    .innerJoin('fleets', 'fleets.id', 'devices.fleet_id')
+    .select([
+      'devices.id',
+      'devices.fleet_id',
+      'devices.version_lock',
+      'devices.quarantined_at',
+      'fleets.default_release_id',
+    ])
+    .where('devices.id', 'in', [...deviceIds])
+    .execute();
+  if (devices.length === 0) return result;
+
+  // Later a rollout's assignment goes between the pin and the fleet default.
+  const releaseOf = (device: (typeof devices)[number]): string | null =>
+    device.version_lock ?? device.default_release_id;
+  const releaseIds = [...new Set(devices.map(releaseOf).filter((id) => id !== null))];
+  const releases = new Map(
+    (releaseIds.length === 0
+      ? []
+      : await db
+          .selectFrom('releases')
+          .select(['id', 'version', 'compose', 'content_hash'])
+          .where('id', 'in', releaseIds)
+          .execute()
+    ).map((release) => [release.id, release]),
+  );
+
+  const fleetIds = [...new Set(devices.map((device) => device.fleet_id))];
+  const variables: StoredVariable[] = await db
+    .selectFrom('variables')
+    .select(['id', 'fleet_id', 'device_id', 'service', 'name', 'value', 'value_sealed', 'secret'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('fleet_id', 'in', fleetIds), eb('device_id', 'is', null)]),
+        eb(
+          'device_id',
+          'in',
+          devices.map((device) => device.id),
+        ),
+      ]),
+    )
+    .execute();
+  const fleetVariables = new Map<string, StoredVariable[]>();
+  const deviceVariables = new Map<string, StoredVariable[]>();
+  for (const variable of variables) {
+    const [map, key] =
+      variable.device_id === null
+        ? [fleetVariables, variable.fleet_id]
+        : [deviceVariables, variable.device_id];
+    map.set(key, [...(map.get(key) ?? []), variable]);
+  }
+
+  for (const device of devices) {
+    const releaseId = releaseOf(device);
+    const release = releaseId === null ? undefined : releases.get(releaseId);
+    const own = [
+      ...(fleetVariables.get(device.fleet_id) ?? []),
+      ...(deviceVariables.get(device.id) ?? []),
+    ];
+    result.set(device.id, {
+      release:
+        release === undefined
+          ? null
+          : {
+              id: release.id,
+              version: release.version,
+              compose: release.compose,
+              content_hash: release.content_hash,
+            },
+      environment: environmentOf(box, release?.compose, own),
+      config: {
+        heartbeat_interval_seconds: settings.heartbeatIntervalSeconds,
+        telemetry_interval_seconds: settings.telemetryIntervalSeconds,
+        updates_paused: device.quarantined_at !== null,
+      },
+    });
+  }
+  return result;
+}
+
+/** Per service of the release or named by a variable; unscoped variables reach every one. */
+function environmentOf(
+  box: SecretBox,
+  compose: unknown,
+  variables: readonly StoredVariable[],
+): Record<string, Record<string, string>> {
+  const byId = new Map(variables.map((variable) => [variable.id, variable]));
+  const services = new Set(composeServices(compose));
+  for (const variable of variables) if (variable.service !== null) services.add(variable.service);
+  const environment: Record<string, Record<string, string>> = {};
+  for (const service of [...services].sort()) {
+    const values: Record<string, string> = {};
+    for (const effective of effectiveVariables(variables, service)) {
+      const stored = byId.get(effective.variable_id);
+      if (stored === undefined) continue;
+      values[effective.name] = stored.secret
+        ? box.open(stored.value_sealed ?? '')
+        : (stored.value ?? '');
+    }
+    environment[service] = values;
+  }
+  return environment;
+}
