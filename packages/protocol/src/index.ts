@@ -8,6 +8,7 @@ export * from './api/list-page.js';
 export * from './api/fleets.js';
 export * from './api/provisioning-keys.js';
 export * from './api/devices.js';
+export * from './api/device-live.js';
 export * from './api/auth.js';
 export * from './api/orgs.js';
 export * from './messages/index.js';

@@ -5,6 +5,7 @@ import * as installation from './migrations/0001_installation.js';
 import * as identity from './migrations/0002_identity.js';
 import * as coreApi from './migrations/0003_core_api.js';
 import * as timeseries from './migrations/0004_timeseries.js';
+import * as deviceCommands from './migrations/0005_device_commands.js';
 import * as desiredStates from './migrations/0006_desired_states.js';
 
 /**
@@ -17,6 +18,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002_identity': identity,
   '0003_core_api': coreApi,
   '0004_timeseries': timeseries,
+  '0005_device_commands': deviceCommands,
   '0006_desired_states': desiredStates,
 };
 

@@ -298,6 +298,23 @@ export interface DeviceLogsTable {
   message: string;
 }
 
+export type DeviceCommandStatus = 'sent' | 'accepted' | 'completed' | 'failed' | 'rejected';
+
+/** A one-off command sent to a device, and what the device said about it. */
+export interface DeviceCommandsTable {
+  id: string;
+  org_id: string;
+  device_id: string;
+  type: string;
+  service: string | null;
+  issued_by_type: string;
+  issued_by_id: string;
+  issued_at: ColumnType<Date, Date, never>;
+  status: DeviceCommandStatus;
+  acked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  detail: string | null;
+}
+
 /** Every table as Kysely sees it; migrations/ creates them, in the same shape. */
 export interface DatabaseSchema {
   installation: InstallationTable;
@@ -319,4 +336,5 @@ export interface DatabaseSchema {
   telemetry_samples: TelemetrySamplesTable;
   device_logs: DeviceLogsTable;
   desired_states: DesiredStatesTable;
+  device_commands: DeviceCommandsTable;
 }

@@ -57,6 +57,11 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   },
   'GET /v1/devices/:deviceId': viewer(device),
   'DELETE /v1/devices/:deviceId': developer(device),
+  'GET /v1/devices/:deviceId/status': viewer(device),
+  'GET /v1/devices/:deviceId/logs': viewer(device),
+  'GET /v1/devices/:deviceId/telemetry': viewer(device),
+  'POST /v1/devices/:deviceId/commands': developer(device),
+  'GET /v1/devices/:deviceId/commands/:commandId': viewer(device),
 
   'GET /v1/fleets/:fleetId/releases': viewer(fleet),
   'POST /v1/fleets/:fleetId/releases': developer(fleet),

@@ -5,6 +5,10 @@ import type { RouteGroup } from './build-api.js';
 import { deploymentChangeRoutes } from './deployments/deployment-change-routes.js';
 import { deploymentPreviewRoutes } from './deployments/deployment-preview-routes.js';
 import { deploymentRoutes } from './deployments/deployment-routes.js';
+import { deviceCommandRoutes } from './device-live/device-command-routes.js';
+import { deviceLogRoutes } from './device-live/device-log-routes.js';
+import { deviceStatusRoutes } from './device-live/device-status-routes.js';
+import { deviceTelemetryRoutes } from './device-live/device-telemetry-routes.js';
 import { deviceRegistrationRoutes } from './devices/device-registration-routes.js';
 import { deviceRoutes } from './devices/device-routes.js';
 import { fleetRoutes } from './fleets/fleet-routes.js';
@@ -28,6 +32,10 @@ export const routeGroups: readonly RouteGroup[] = [
   provisioningKeyRoutes,
   deviceRegistrationRoutes,
   deviceRoutes,
+  deviceStatusRoutes,
+  deviceLogRoutes,
+  deviceTelemetryRoutes,
+  deviceCommandRoutes,
   releaseRoutes,
   releaseLifecycleRoutes,
   defaultReleaseRoutes,
