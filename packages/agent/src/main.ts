@@ -5,7 +5,7 @@ import { AgentError, exitCodes } from './agent-error.js';
 import { defaultConfigPath } from './config/agent-config.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { addSimulateCommand } from './simulator/simulate-command.js';
-import { startAgent } from './start-agent.js';
+import type { RunningAgent } from './start-agent.js';
 import { errorMessage } from './support/error-message.js';
 import { agentVersion } from './version.js';
 
@@ -13,7 +13,7 @@ async function run(configPath: string): Promise<number> {
   const config = loadConfig(configPath);
   const log = pino({ name: 'flockd', level: config.logLevel });
   const stopSignals = ['SIGTERM', 'SIGINT'] as const;
-  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  let agent: RunningAgent | undefined;
   const early = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     log.info({ signal }, 'stopping');
@@ -25,6 +25,8 @@ async function run(configPath: string): Promise<number> {
   };
   for (const name of stopSignals) process.on(name, onSignal);
   try {
+    // Loaded only to run: --version and configuration errors answer at once.
+    const { startAgent } = await import('./start-agent.js');
     agent = await startAgent(config, { log, signal: early.signal });
     if (early.signal.aborted) await agent.stop();
     await agent.finished;

@@ -48,6 +48,8 @@ export interface RunningAgent {
   readonly finished: Promise<void>;
   /** Aborts everything, makes the outbox durable, disconnects. */
   stop(): Promise<void>;
+  /** For health checks and tests: is the session up, and how much waits to be sent. */
+  status(): { connected: boolean; pendingReports: number };
 }
 
 /** Wires the agent together; resolves once the device has its identity and everything runs. */
@@ -240,16 +242,13 @@ export async function startAgent(
   };
 
   let stopping: Promise<void> | undefined;
-  const tasks = [
-    identity.run(signal),
-    session.run(signal),
-    reconciler.run(signal),
-    heartbeats(),
-    telemetryLoop(),
-  ];
+  // The session outlives the other tasks at shutdown, to deliver what they queued last.
+  const sessionController = new AbortController();
+  const sessionTask = session.run(sessionController.signal);
+  const tasks = [identity.run(signal), reconciler.run(signal), heartbeats(), telemetryLoop()];
   const finished = (async () => {
     const firstFailure = new Promise<never>((_resolve, reject) => {
-      for (const task of tasks) task.catch(reject);
+      for (const task of [...tasks, sessionTask]) task.catch(reject);
     });
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
@@ -264,8 +263,15 @@ export async function startAgent(
     controller.abort();
     await Promise.allSettled(tasks);
     await logShipper.close();
+    const grace = new AbortController();
     // A host command is killed with the agent; its result is queued before the outbox closes.
-    await Promise.race([hostCommands.idle(), pause(10_000, new AbortController().signal)]);
+    await Promise.race([hostCommands.idle(), pause(10_000, grace.signal)]);
+    // Acknowledged now is not sent again after the restart: at least once, but rarely twice.
+    if (session.connected)
+      await outbox.drained(AbortSignal.any([grace.signal, AbortSignal.timeout(2_000)]));
+    grace.abort();
+    sessionController.abort();
+    await sessionTask.catch(() => undefined);
     await outbox.close();
     agentLog.info({ pendingReports: outbox.pendingCount }, 'flockd stopped');
     if (failure !== undefined) throw failure;
@@ -279,6 +285,7 @@ export async function startAgent(
   return {
     deviceId: identity.deviceId,
     finished,
+    status: () => ({ connected: session.connected, pendingReports: outbox.pendingCount }),
     stop() {
       stopping ??= (async () => {
         controller.abort();

@@ -102,7 +102,10 @@ describe('flockd against a broker and the registration API', () => {
   }
 
   const states = () => broker.messages('state') as DeviceStateMessage[];
-  const events = () => broker.messages('events') as DeviceEventMessage[];
+  /** Events by id: delivery is at least once, so a report may arrive twice. */
+  const events = () => [
+    ...new Map((broker.messages('events') as DeviceEventMessage[]).map((e) => [e.id, e])).values(),
+  ];
   const logLines = () =>
     (broker.messages('logs') as LogsMessage[]).flatMap((m) => m.lines.map((l) => l.message));
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DeviceTokenRequest, RegisterDeviceRequest } from '@flock/protocol';
 
@@ -16,6 +17,8 @@ interface DeviceRecord {
 export class FakeDeviceApi {
   readonly registrations: RegisterDeviceRequest[] = [];
   tokenRequests = 0;
+  /** TLS handshakes that failed: clients that did not trust the certificate. */
+  tlsFailures = 0;
   /** Answers to come: 503 for the next N requests of any route. */
   unavailable = 0;
   readonly devices = new Map<string, DeviceRecord>();
@@ -25,24 +28,33 @@ export class FakeDeviceApi {
   private constructor(
     readonly provisioningKey: string,
     tokenLifetimeSeconds: number,
+    readonly tls: { cert: string; key: string } | undefined,
   ) {
     this.#tokenLifetimeSeconds = tokenLifetimeSeconds;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    this.#server = tls ? createHttpsServer(tls, handler) : createServer(handler);
+    this.#server.on('tlsClientError', () => (this.tlsFailures += 1));
   }
 
   static async start(
-    options: { provisioningKey?: string; tokenLifetimeSeconds?: number } = {},
+    options: {
+      provisioningKey?: string;
+      tokenLifetimeSeconds?: number;
+      tls?: { cert: string; key: string };
+    } = {},
   ): Promise<FakeDeviceApi> {
     const api = new FakeDeviceApi(
       options.provisioningKey ?? 'pk_test_key',
       options.tokenLifetimeSeconds ?? 3600,
+      options.tls,
     );
     await new Promise<void>((resolve) => api.#server.listen(0, '127.0.0.1', () => resolve()));
     return api;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    const scheme = this.tls ? 'https' : 'http';
+    return `${scheme}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
   }
 
   set tokenLifetimeSeconds(seconds: number) {

@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError } from 'aedes';
 
 export interface ReceivedMessage {
@@ -10,6 +11,8 @@ export interface ReceivedMessage {
 export interface TestBrokerOptions {
   /** Whether `password` is a valid token of device `username`. */
   authenticate: (username: string, password: string) => boolean;
+  /** Serve MQTT over TLS (mqtts://) with this certificate. */
+  tls?: { cert: string; key: string };
 }
 
 /**
@@ -39,7 +42,7 @@ export class TestBroker {
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.#port}`;
+    return `${this.#options.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.#port}`;
   }
 
   get running(): boolean {
@@ -96,11 +99,14 @@ export class TestBroker {
         ),
       );
     }
-    const server = createServer((socket) => {
+    const accept = (socket: Socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
       aedes.handle(socket);
-    });
+    };
+    const server = this.#options.tls
+      ? createTlsServer(this.#options.tls, accept)
+      : createServer(accept);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#port, '127.0.0.1', () => resolve());

@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ServerProcess,
+  serverBinary,
+  startServer,
+} from '../../../server/test/support/server-process.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import { SimulatedRuntime } from '../../src/runtime/simulated-runtime.js';
+import { type RunningAgent, startAgent } from '../../src/start-agent.js';
+import { waitFor } from '../support/wait-for.js';
+
+const log = pino({ level: process.env.FLOCKD_TEST_LOG ?? 'silent' });
+
+/** A JWT-shaped token that says it expired an hour ago. */
+function expiredToken(): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  return `${part({ alg: 'EdDSA' })}.${part({ iat: now - 7200, exp: now - 3600 })}.x`;
+}
+
+describe.skipIf(!existsSync(serverBinary))('flockd against the real flock-server', () => {
+  let serverDir: string;
+  let agentDir: string;
+  let server: ServerProcess;
+  let mqttUrl: string;
+  let ownerKey: string;
+
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ownerKey}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+
+  beforeAll(async () => {
+    serverDir = await mkdtemp(join(tmpdir(), 'flockd-server-'));
+    agentDir = await mkdtemp(join(tmpdir(), 'flockd-agent-'));
+    server = await startServer(
+      ['--target=all'],
+      { FLOCK_DATA_DIR: serverDir },
+      { timeoutMs: 90_000 },
+    );
+    const listening = server.logs.map((l) => /^MQTT listening on (mqtt:\/\/\S+)$/.exec(l.msg)?.[1]);
+    mqttUrl = listening.find((url) => url !== undefined)!;
+    ownerKey = (await readFile(join(serverDir, 'bootstrap-owner-key'), 'utf8')).trim();
+    // PGlite migrates a new database first, slowly on a loaded machine.
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await rm(serverDir, { recursive: true, force: true, maxRetries: 5 });
+    await rm(agentDir, { recursive: true, force: true });
+  });
+
+  it('registers with a provisioning key made through the API, connects, and renews its token', async () => {
+    expect(mqttUrl).toMatch(/^mqtt:\/\//);
+    const me = await call<{ api_key: { org_id: string } }>('GET', '/v1/me');
+    const fleet = await call<{ id: string }>('POST', `/v1/orgs/${me.api_key.org_id}/fleets`, {
+      name: 'edge',
+      device_type: 'generic-amd64',
+      architecture: 'amd64',
+    });
+    const key = await call<{ provisioning_key: string }>(
+      'POST',
+      `/v1/fleets/${fleet.id}/provisioning-keys`,
+      {
+        name: 'flockd test',
+        max_uses: 1,
+      },
+    );
+    const config = parseConfig({
+      api_url: server.url,
+      mqtt_url: mqttUrl,
+      provisioning_key: key.provisioning_key,
+      data_dir: agentDir,
+      device_type: 'generic-amd64',
+      architecture: 'amd64',
+      runtime: 'simulated',
+      intervals: { reconcile_seconds: 0.2 },
+    });
+    const launch = () =>
+      startAgent(config, {
+        log,
+        runtime: new SimulatedRuntime(),
+        retry: { initialMs: 50, maxMs: 500 },
+      });
+    const ready = async (agent: RunningAgent) =>
+      waitFor(() => agent.status().connected && agent.status().pendingReports === 0, {
+        what: 'a connected agent whose first heartbeat was acknowledged',
+        timeoutMs: 15_000,
+      });
+
+    const first = await launch();
+    try {
+      await ready(first);
+    } finally {
+      await first.stop();
+    }
+    const device = await call<{ id: string; fleet_id: string; agent_version: string }>(
+      'GET',
+      `/v1/devices/${first.deviceId}`,
+    );
+    expect(device).toMatchObject({
+      id: first.deviceId,
+      fleet_id: fleet.id,
+      agent_version: '0.1.0',
+    });
+
+    // A token that has expired makes the agent renew it with its device secret
+    // at /v1/devices/token; the key (max_uses 1) is never needed again.
+    const credentialsPath = join(agentDir, 'credentials.json');
+    const stored = JSON.parse(await readFile(credentialsPath, 'utf8')) as { token: string };
+    await writeFile(credentialsPath, JSON.stringify({ ...stored, token: expiredToken() }), {
+      mode: 0o600,
+    });
+    const second = await launch();
+    try {
+      expect(second.deviceId).toBe(first.deviceId);
+      const renewed = await waitFor(
+        async () => {
+          const { token } = JSON.parse(await readFile(credentialsPath, 'utf8')) as {
+            token: string;
+          };
+          return token.split('.').length === 3 && !token.endsWith('.x') ? token : undefined;
+        },
+        { what: 'a renewed token' },
+      );
+      const claims = JSON.parse(Buffer.from(renewed.split('.')[1]!, 'base64url').toString()) as {
+        exp: number;
+        sub?: string;
+      };
+      expect(claims.exp * 1000).toBeGreaterThan(Date.now());
+      await ready(second);
+    } finally {
+      await second.stop();
+    }
+  });
+});
