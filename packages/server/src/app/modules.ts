@@ -9,6 +9,7 @@ import { type HttpServer, httpModule } from '../platform/http/http-module.js';
 import { kvModule } from '../platform/kv/kv-module.js';
 import type { KvStore } from '../platform/kv/kv-store.js';
 import { apiModule } from '../targets/api/module.js';
+import { ingesterModule } from '../targets/ingester/module.js';
 import type { ModuleDefinition } from './module.js';
 
 export interface ModuleExports {
@@ -19,13 +20,14 @@ export interface ModuleExports {
   blobs: BlobStore;
   desired: void;
   api: void;
+  ingester: void;
   all: void;
 }
 
 export type ModuleName = keyof ModuleExports;
 
 /** The targets a user can name with --target; each arrives with the work that builds it. */
-export const targets = ['api'] as const satisfies readonly ModuleName[];
+export const targets = ['api', 'ingester'] as const satisfies readonly ModuleName[];
 
 /** The wiring diagram: what each module needs running before it starts. */
 export const dependencies = {
@@ -36,8 +38,8 @@ export const dependencies = {
   blobs: [],
   desired: ['db', 'kv', 'bus'],
   api: ['http', 'db', 'kv', 'bus', 'blobs'],
-  // desired moves under the ingester target once that exists (docs/decisions/0330).
-  all: [...targets, 'desired'],
+  ingester: ['http', 'db', 'kv', 'bus', 'desired'],
+  all: targets,
 } as const satisfies Record<ModuleName, readonly ModuleName[]>;
 
 type DepsOf<N extends ModuleName> = {
@@ -52,6 +54,7 @@ export const modules: { [N in ModuleName]: ModuleDefinition<ModuleExports[N], De
   blobs: blobsModule,
   desired: desiredModule,
   api: apiModule,
+  ingester: ingesterModule,
   all: { init: async () => ({ exports: undefined }) },
 };
 

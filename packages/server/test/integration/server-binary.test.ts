@@ -200,7 +200,9 @@ describe('flock-server command line', () => {
   it('rejects an unknown target, listing the valid ones', async () => {
     const result = await runServerCommand(['--target=api,delta']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("unknown target 'delta'; valid targets are: api, all");
+    expect(result.stderr).toContain(
+      "unknown target 'delta'; valid targets are: api, ingester, all",
+    );
   });
 
   it('takes the target from FLOCK_TARGET', async () => {
@@ -229,6 +231,8 @@ describe('flock-server command line', () => {
   it('lists the targets and their dependencies', async () => {
     const result = await runServerCommand(['--list-targets']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('api: http, db, kv, bus, blobs\nall: api\n');
+    expect(result.stdout).toBe(
+      'api: http, db, kv, bus, blobs\ningester: http, db, kv, bus, desired\nall: api, ingester\n',
+    );
   });
 });

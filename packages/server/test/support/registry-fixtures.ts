@@ -54,3 +54,23 @@ export async function insertDevices(
   }
   return ids;
 }
+
+/** A release of the fleet, inserted directly; returns its id. */
+export async function insertRelease(database: Database, fleet: TestFleet): Promise<string> {
+  const row = await database.db
+    .insertInto('releases')
+    .values({
+      org_id: fleet.orgId,
+      fleet_id: fleet.fleetId,
+      version: 1,
+      semver: null,
+      notes: null,
+      compose: JSON.stringify({ services: {} }),
+      content_hash: 'test',
+      created_by_type: 'test',
+      created_by_id: 'fixtures',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}

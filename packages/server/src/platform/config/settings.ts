@@ -42,6 +42,11 @@ function integer(min: number, max: number): Parser<number> {
 
 const port = integer(0, 65535);
 
+function optionalInteger(min: number, max: number): Parser<number | undefined> {
+  const parse = integer(min, max);
+  return (raw) => (typeof raw === 'string' && raw.trim() === '' ? undefined : parse(raw));
+}
+
 const boolean: Parser<boolean> = (raw) => {
   if (typeof raw === 'boolean') return raw;
   const value = text(raw).toLowerCase();
@@ -324,6 +329,39 @@ export const settings = {
     default: 60,
     description: 'Seconds between device telemetry samples, sent to devices in their desired state',
     parse: integer(1, 24 * 3600),
+  },
+  mqttClientId: {
+    env: ['FLOCK_MQTT_CLIENT_ID'],
+    default: undefined,
+    description:
+      'MQTT client id of this process, unique and stable across its restarts (e.g. the pod name); set with an external broker so that shared subscriptions keep persistent sessions and no QoS 1 message is lost while the process restarts',
+    parse: optionalText,
+  },
+  ingesterOfflineTimeoutSeconds: {
+    env: ['FLOCK_INGESTER_OFFLINE_TIMEOUT_SECONDS'],
+    default: undefined,
+    description:
+      'A device that sent nothing for this long is marked offline; unset: 3 × FLOCK_HEARTBEAT_INTERVAL_SECONDS',
+    parse: optionalInteger(1, 7 * 24 * 3600),
+  },
+  ingesterStateConnections: {
+    env: ['FLOCK_INGESTER_STATE_CONNECTIONS'],
+    default: 4,
+    description:
+      'MQTT connections per ingester sharing the device state topic; the broker limits unacknowledged messages per connection (Mosquitto: 20)',
+    parse: integer(1, 64),
+  },
+  telemetryRetentionDays: {
+    env: ['FLOCK_TELEMETRY_RETENTION_DAYS'],
+    default: 30,
+    description: 'Telemetry samples older than this are deleted',
+    parse: integer(1, 3650),
+  },
+  logRetentionDays: {
+    env: ['FLOCK_LOG_RETENTION_DAYS'],
+    default: 7,
+    description: 'Device log lines older than this are deleted',
+    parse: integer(1, 3650),
   },
   logLevel: {
     env: ['FLOCK_LOG_LEVEL'],
