@@ -165,6 +165,8 @@ export async function startAgent(
   });
 
   const applyDesired = (payload: Buffer) => {
+    // An empty retained message only clears the topic; the device keeps its state.
+    if (payload.length === 0) return;
     const parsed = parseMessage('desired', payload);
     if (!parsed.ok) {
       agentLog.warn({ err: parsed.error }, 'invalid desired state ignored');
