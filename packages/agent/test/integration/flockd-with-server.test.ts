@@ -144,4 +144,81 @@ describe.skipIf(!existsSync(serverBinary))('flockd against the real flock-server
       await second.stop();
     }
   });
+  it('converges to the release the fleet defaults to, reports it, and acknowledges a command', async () => {
+    const me = await call<{ api_key: { org_id: string } }>('GET', '/v1/me');
+    const fleet = await call<{ id: string }>('POST', `/v1/orgs/${me.api_key.org_id}/fleets`, {
+      name: 'converge',
+      device_type: 'generic-amd64',
+      architecture: 'amd64',
+    });
+    const key = await call<{ provisioning_key: string }>(
+      'POST',
+      `/v1/fleets/${fleet.id}/provisioning-keys`,
+      {},
+    );
+    const dataDir = join(agentDir, 'converge');
+    const agent = await startAgent(
+      parseConfig({
+        api_url: server.url,
+        mqtt_url: mqttUrl,
+        provisioning_key: key.provisioning_key,
+        data_dir: dataDir,
+        device_type: 'generic-amd64',
+        architecture: 'amd64',
+        runtime: 'simulated',
+        intervals: { reconcile_seconds: 0.2 },
+      }),
+      {
+        log,
+        runtime: new SimulatedRuntime({ pullMs: [10, 30], startMs: [5, 10], stopMs: [5, 10] }),
+        retry: { initialMs: 50, maxMs: 500 },
+      },
+    );
+    try {
+      const release = await call<{ id: string }>('POST', `/v1/fleets/${fleet.id}/releases`, {
+        compose: {
+          services: {
+            web: {
+              image: `registry.example/web@sha256:${'a'.repeat(64)}`,
+              environment: { GREETING: 'hello' },
+              ports: ['8080:80'],
+            },
+          },
+        },
+      });
+      await call('PUT', `/v1/fleets/${fleet.id}/default-release`, { release_id: release.id });
+      type Status = {
+        running_release: { id: string } | null;
+        services: Array<{ name: string; status: string }>;
+        update: { status: string } | null;
+      };
+      const status = await waitFor(
+        async () => {
+          const live = await call<Status>('GET', `/v1/devices/${agent.deviceId}/status`);
+          return live.running_release?.id === release.id &&
+            live.services.some((s) => s.name === 'web' && s.status === 'running')
+            ? live
+            : undefined;
+        },
+        { what: 'the release running, as the server sees it', timeoutMs: 20_000, intervalMs: 200 },
+      );
+      expect(status.update?.status).toBe('succeeded');
+
+      const command = await call<{ id: string }>('POST', `/v1/devices/${agent.deviceId}/commands`, {
+        type: 'identify',
+      });
+      await waitFor(
+        async () =>
+          (
+            await call<{ status: string }>(
+              'GET',
+              `/v1/devices/${agent.deviceId}/commands/${command.id}`,
+            )
+          ).status === 'completed',
+        { what: 'the command acknowledged as completed', timeoutMs: 20_000, intervalMs: 200 },
+      );
+    } finally {
+      await agent.stop();
+    }
+  });
 });
