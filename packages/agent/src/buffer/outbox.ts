@@ -53,6 +53,7 @@ export class Outbox {
   #cursorTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #warnedFull = false;
+  #closed = false;
   readonly #drainWaiters = new Set<() => void>();
 
   private constructor(options: OutboxOptions) {
@@ -96,6 +97,7 @@ export class Outbox {
   /** Queues a report; resolves once written (fsync follows within `fsyncMs`). */
   append(channel: OutboxChannel, payload: string): Promise<void> {
     return this.#serially(async () => {
+      if (this.#closed) throw new Error(`the outbox is closed; a ${channel} report is lost`);
       let segment = this.#segments.at(-1);
       if (
         segment === undefined ||
@@ -146,6 +148,7 @@ export class Outbox {
 
   /** Makes everything durable and closes the files: on shutdown. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.detach();
     clearTimeout(this.#syncTimer);
     clearTimeout(this.#cursorTimer);
