@@ -74,16 +74,8 @@ export interface FieldError {
   message: string;
 }
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: ErrorCode;
-  detail?: string;
-  instance?: string;
-  requestId?: string;
-  errors?: FieldError[];
-}
+// The problem document itself is a schema (api/problem.ts, `Problem`), so the
+// OpenAPI document and the type cannot disagree.
 
 export const problemContentType = 'application/problem+json';
 

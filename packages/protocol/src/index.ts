@@ -40,3 +40,5 @@ export * from './deployments/deployment-plan-problems.js';
 export * from './deployments/normalize-deployment-plan.js';
 export * from './deployments/rollout-stages.js';
 export * from './deployments/check-deployment-plan.js';
+export * from './api/problem.js';
+export * from './api/variables.js';

@@ -3,6 +3,7 @@ import { CommanderError } from 'commander';
 import { runAuditVerify } from './app/audit-verify-command.js';
 import { parseCommandLine, UsageError } from './app/command-line.js';
 import { exitCodes } from './app/exit-codes.js';
+import { runOpenApi } from './app/openapi-command.js';
 import { UnknownTargetError } from './app/module-graph.js';
 import { configFrom, createRegistry, runServer } from './app/run-server.js';
 import { dependencies, selectableModules } from './app/modules.js';
@@ -27,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       return runServer(config);
     case 'audit-verify':
       return runAuditVerify(config, { json: invocation.json });
+    case 'openapi':
+      return runOpenApi(invocation.out === undefined ? {} : { out: invocation.out });
   }
 }
 

@@ -8,7 +8,8 @@ export type Invocation =
   | { command: 'run'; flags: Flags }
   | { command: 'config'; flags: Flags }
   | { command: 'list-targets'; flags: Flags }
-  | { command: 'audit-verify'; flags: Flags; json: boolean };
+  | { command: 'audit-verify'; flags: Flags; json: boolean }
+  | { command: 'openapi'; flags: Flags; out?: string };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -84,6 +85,20 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       json: options.json === true,
     };
   });
+
+  program
+    .command('openapi')
+    .description("print the API's OpenAPI 3.1 document (built offline, nothing listens), then exit")
+    .option('--out <file>', 'write the document to this file instead')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined })
+    .action((options: { out?: string }) => {
+      invocation = {
+        command: 'openapi',
+        flags: toFlags(program.opts()),
+        ...(options.out === undefined ? {} : { out: options.out }),
+      };
+    });
 
   try {
     program.parse([...argv], { from: 'user' });

@@ -7,6 +7,7 @@ export type OrgScopedTable =
   | 'provisioning_keys'
   | 'devices'
   | 'memberships'
+  | 'variables'
   | 'releases'
   | 'deployments';
 

@@ -8,6 +8,7 @@ const inOrg = { param: 'orgId' } as const;
 const fleet = { param: 'fleetId', table: 'fleets' } as const;
 const device = { param: 'deviceId', table: 'devices' } as const;
 const release = { param: 'releaseId', table: 'releases' } as const;
+const variable = { param: 'variableId', table: 'variables' } as const;
 const deployment = { param: 'deploymentId', table: 'deployments' } as const;
 
 /**
@@ -86,4 +87,22 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
     audit: false,
     why: 'a dry run reads the fleet and writes nothing',
   },
+
+  'GET /v1/fleets/:fleetId/variables': viewer(fleet),
+  'POST /v1/fleets/:fleetId/variables': developer(fleet),
+  'GET /v1/devices/:deviceId/variables': viewer(device),
+  'POST /v1/devices/:deviceId/variables': developer(device),
+  'PATCH /v1/variables/:variableId': developer(variable),
+  'DELETE /v1/variables/:variableId': developer(variable),
+  'GET /v1/devices/:deviceId/environment': viewer(device),
+
+  'GET /v1/openapi.json': { access: 'public' },
+  // Swagger UI's own routes (@fastify/swagger-ui): its page, assets and a copy of the document.
+  'GET /v1/docs': { access: 'public' },
+  'GET /v1/docs/': { access: 'public' },
+  'GET /v1/docs/json': { access: 'public' },
+  'GET /v1/docs/yaml': { access: 'public' },
+  'GET /v1/docs/static/index.html': { access: 'public' },
+  'GET /v1/docs/static/swagger-initializer.js': { access: 'public' },
+  'GET /v1/docs/static/*': { access: 'public' },
 };

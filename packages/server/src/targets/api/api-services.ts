@@ -8,6 +8,7 @@ import type { SecretBox } from '../../platform/crypto/secret-box.js';
 import type { Database } from '../../platform/db/database.js';
 import type { KvStore } from '../../platform/kv/kv-store.js';
 import type { Registry } from '../../platform/metrics/create-metrics.js';
+import type { RouteCatalog } from './openapi/route-catalog.js';
 
 /** What the API's route groups may use; each takes the parts it needs. */
 export interface ApiServices {
@@ -23,4 +24,6 @@ export interface ApiServices {
   secretBox: SecretBox;
   installationId: string;
   now: () => Date;
+  /** The routes of the API, for its OpenAPI document. */
+  routes: RouteCatalog;
 }

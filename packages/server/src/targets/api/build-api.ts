@@ -14,6 +14,8 @@ import type { Registry } from '../../platform/metrics/create-metrics.js';
 import { installAccessControl } from './access-control.js';
 import { accessRules } from './access-rules.js';
 import type { ApiServices } from './api-services.js';
+import { installIdempotency } from './conventions/idempotency.js';
+import { recordRoutes } from './openapi/route-catalog.js';
 
 export interface ApiInfrastructure {
   config: Config;
@@ -66,6 +68,8 @@ export async function buildApi(
     metrics: infra.metrics,
   });
 
+  installIdempotency(app, { db: database.db, now, log: infra.log });
+  const routes = recordRoutes(app);
   const services: ApiServices = {
     config,
     log: infra.log,
@@ -79,6 +83,7 @@ export async function buildApi(
     secretBox: box,
     installationId: installation.id,
     now,
+    routes,
   };
   for (const register of routeGroups) register(app, services);
   return services;

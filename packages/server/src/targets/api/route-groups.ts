@@ -13,12 +13,14 @@ import { deviceRegistrationRoutes } from './devices/device-registration-routes.j
 import { deviceRoutes } from './devices/device-routes.js';
 import { fleetRoutes } from './fleets/fleet-routes.js';
 import { installationRoutes } from './installation/installation-routes.js';
+import { openApiRoutes } from './openapi/openapi-routes.js';
 import { memberRoutes } from './orgs/member-routes.js';
 import { orgRoutes } from './orgs/org-routes.js';
 import { provisioningKeyRoutes } from './provisioning/provisioning-key-routes.js';
 import { defaultReleaseRoutes } from './releases/default-release-routes.js';
 import { releaseLifecycleRoutes } from './releases/release-lifecycle-routes.js';
 import { releaseRoutes } from './releases/release-routes.js';
+import { variableRoutes } from './variables/variable-routes.js';
 
 /** Every route group of the API, in registration order. */
 export const routeGroups: readonly RouteGroup[] = [
@@ -42,4 +44,6 @@ export const routeGroups: readonly RouteGroup[] = [
   deploymentRoutes,
   deploymentChangeRoutes,
   deploymentPreviewRoutes,
+  variableRoutes,
+  openApiRoutes,
 ];
