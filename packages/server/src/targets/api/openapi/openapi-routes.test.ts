@@ -43,7 +43,8 @@ describe('the OpenAPI document of the whole API', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toContain('application/json');
     served = response.json();
-  });
+    // Every route group on a fresh PGlite: slow when the whole suite runs at once.
+  }, 180_000);
   afterAll(async () => api?.close());
 
   it('is what docs/openapi.json holds', async () => {

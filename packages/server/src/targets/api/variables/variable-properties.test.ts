@@ -9,6 +9,7 @@ import {
 import { insertDevice } from '../../../../test/support/insert-device.js';
 import { variableRoutes } from './variable-routes.js';
 
+// A hundred requests and snapshots per property: minutes on a loaded machine, not seconds.
 const runs = { numRuns: 100 };
 
 const anyText = fc.string({ unit: 'binary', maxLength: 40 });
@@ -120,7 +121,7 @@ describe.each(apiBackends)('variable writes on %s, for any input', (backend) => 
       }),
       runs,
     );
-  });
+  }, 180_000);
 
   it('update: never a 5xx; a refusal changes nothing, a success one revision', async () => {
     const created = await api.app.inject({
@@ -166,5 +167,5 @@ describe.each(apiBackends)('variable writes on %s, for any input', (backend) => 
       }),
       runs,
     );
-  });
+  }, 180_000);
 });
