@@ -34,7 +34,7 @@ export const dependencies = {
   http: [],
   db: [],
   kv: [],
-  bus: [],
+  bus: ['db'],
   blobs: [],
   desired: ['db', 'kv', 'bus'],
   api: ['http', 'db', 'kv', 'bus', 'blobs'],

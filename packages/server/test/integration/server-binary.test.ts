@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../src/platform/bus/embedded-broker.js';
+import { openBrokerAccess } from '../support/open-broker-access.js';
 import { createTestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { testKvUrl, uniquePrefix } from '../support/redis.js';
 import { runServerCommand, startServer } from '../support/server-process.js';
@@ -94,7 +95,9 @@ describe('flock-server readiness', () => {
   it('answers 503 from /readyz naming the dependency that failed, and 200 again once it is back', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'flock-e2e-ready-'));
     const log = pino({ level: 'silent' });
-    let broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, log });
+    // The server is a Flock process there: what it may do is not under test.
+    const access = openBrokerAccess;
+    let broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, log, access });
     const mqttUrl = broker.listeners.find((url) => url.startsWith('mqtt:'))!;
     const server = await startServer(['--target=api'], {
       FLOCK_DATA_DIR: dataDir,
@@ -122,6 +125,7 @@ describe('flock-server readiness', () => {
         port: Number(new URL(mqttUrl).port),
         wsPort: 0,
         log,
+        access,
       });
       await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200, {
         timeoutMs: 15_000,

@@ -1,18 +1,55 @@
 import type { ModuleDefinition } from '../../app/module.js';
-import type { Bus } from './bus.js';
+import { createDeviceTokens } from '../auth/create-device-tokens.js';
+import { loadSecretKey } from '../crypto/load-secret-key.js';
+import { SecretBox } from '../crypto/secret-box.js';
+import type { Database } from '../db/database.js';
+import type { Bus, Subscription } from './bus.js';
+import { disconnectDeregisteredDevices } from './disconnect-deregistered-devices.js';
+import { FlockBrokerAccess } from './flock-broker-access.js';
 import { openBus } from './open-bus.js';
 import { redactUrl } from './redact-url.js';
+import { servicePassword, serviceUsername } from './service-credential.js';
 
-export const busModule: ModuleDefinition<Bus, Record<string, never>> = {
-  async init({ config, log }) {
-    const { bus, listeners } = await openBus({
+/**
+ * The bus, and with no MQTT_URL the embedded broker. It needs the database
+ * whether or not it embeds the broker, because the graph never changes with
+ * configuration: the embedded broker checks device tokens against it
+ * (docs/decisions/0300-broker-authentication.md).
+ */
+export const busModule: ModuleDefinition<Bus, { db: Database }> = {
+  async init({ config, log }, { db }) {
+    const secretKey = await loadSecretKey(config.secretKey, config.dataDir);
+    const password = servicePassword(config.mqttServicePassword, secretKey);
+    let access: FlockBrokerAccess | undefined;
+    if (config.mqttUrl === undefined) {
+      const box = new SecretBox(secretKey);
+      const { deviceTokens } = await createDeviceTokens({ db: db.db, box, config });
+      access = new FlockBrokerAccess({
+        devices: deviceTokens,
+        db: db.db,
+        servicePassword: password,
+      });
+    }
+
+    const { bus, listeners, broker } = await openBus({
       url: config.mqttUrl,
       topicPrefix: config.mqttTopicPrefix,
       host: config.host,
       port: config.mqttPort,
       wsPort: config.mqttWsPort,
       log: log.child({ module: 'bus' }),
+      access,
+      credentials: { username: serviceUsername, password },
     });
+    let deregistrations: Subscription | undefined;
+    try {
+      if (broker !== undefined) {
+        deregistrations = await disconnectDeregisteredDevices(bus, broker, log);
+      }
+    } catch (error) {
+      await bus.close();
+      throw error;
+    }
     if (config.mqttUrl !== undefined) {
       const url = redactUrl(config.mqttUrl);
       log.info({ url }, `MQTT connected to ${url}`);
@@ -24,7 +61,10 @@ export const busModule: ModuleDefinition<Bus, Record<string, never>> = {
     return {
       exports: bus,
       ready: () => bus.ping(),
-      stop: () => bus.close(),
+      async stop() {
+        await deregistrations?.unsubscribe().catch(() => undefined);
+        await bus.close();
+      },
     };
   },
 };

@@ -1,5 +1,6 @@
 import { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { openBrokerAccess } from '../../../test/support/open-broker-access.js';
 import { busContract } from './bus.contract.js';
 import { silentLog, uniqueId } from './recorder.contract.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './embedded-broker.js';
@@ -10,7 +11,13 @@ describe('embedded broker', () => {
   let broker: EmbeddedBroker;
 
   beforeAll(async () => {
-    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, log: silentLog });
+    broker = await startEmbeddedBroker({
+      host: '127.0.0.1',
+      port: 0,
+      wsPort: 0,
+      log: silentLog,
+      access: openBrokerAccess,
+    });
   });
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { connect as connectTcp } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openBrokerAccess } from '../../../test/support/open-broker-access.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 import type { Bus } from './bus.js';
 import { Recorder, silentLog, uniqueId, uniquePrefix } from './recorder.contract.js';
@@ -40,6 +41,7 @@ describe('openBus without a URL', () => {
       port: 0,
       wsPort: 0,
       log: silentLog,
+      access: openBrokerAccess,
     });
     closers.push(() => opened.bus.close());
     return { ...opened, prefix };
@@ -135,6 +137,7 @@ describe('shared subscriptions in the embedded broker', () => {
       port: 0,
       wsPort: 0,
       log: silentLog,
+      access: openBrokerAccess,
     });
     closers.push(() => broker.close());
     return broker;

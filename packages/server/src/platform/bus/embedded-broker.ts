@@ -5,6 +5,9 @@ import { type Duplex, duplexPair } from 'node:stream';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log/create-logger.js';
+import { type BrokerAccess, inProcessOnly } from './broker-access.js';
+import { BrokerAcl } from './broker-acl.js';
+import { BrokerGuard } from './broker-guard.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 
 export interface EmbeddedBrokerOptions {
@@ -14,6 +17,12 @@ export interface EmbeddedBrokerOptions {
   /** MQTT-over-WebSocket port; 0 picks a free one. */
   wsPort: number;
   log: Logger;
+  /** Who may connect; by default only the process's own in-memory connections. */
+  access?: BrokerAccess;
+  /** The installation's topic prefix, under which each device's own topics live. */
+  topicPrefix?: string;
+  /** How often connected devices are re-checked (default 5 s). */
+  sweepIntervalMs?: number;
 }
 
 export interface EmbeddedBroker {
@@ -23,19 +32,30 @@ export interface EmbeddedBroker {
   connect(): Duplex;
   /** Clients in each shared subscription group, keyed by `$share/<group>/<filter>`. */
   sharedGroups(): Map<string, number>;
+  /** Disconnects a device's connections at once; returns how many there were. */
+  disconnectDevice(deviceId: string): number;
   close(): Promise<void>;
 }
 
 /**
  * An aedes MQTT 3.1.1 broker inside the process, so a single binary serves
- * devices without an external broker; it listens on TCP and on WebSocket and
- * adds the shared subscriptions aedes lacks.
+ * devices without an external broker; it listens on TCP and on WebSocket,
+ * admits clients and limits their topics through `access`
+ * (docs/decisions/0300-broker-authentication.md), and adds the shared
+ * subscriptions aedes lacks.
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { log } = options;
   const shared = new SharedSubscriptions(log);
-  const aedes = await Aedes.createBroker({ ...shared.hooks() });
+  const guard = new BrokerGuard({
+    access: options.access ?? inProcessOnly,
+    acl: new BrokerAcl(options.topicPrefix ?? ''),
+    log,
+    sweepIntervalMs: options.sweepIntervalMs,
+  });
+  const aedes = await Aedes.createBroker(guard.hooks(shared.hooks()));
   shared.attach(aedes);
+  guard.attach(aedes);
   // Without a listener an 'error' event (a failing persistence) would throw;
   // aedes's typings leave that event out.
   const emitter: EventEmitter = aedes;
@@ -74,6 +94,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   }
 
   async function shutdown(): Promise<void> {
+    guard.close();
     const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
     const wsClosed = new Promise<void>((resolve) => ws.close(() => resolve()));
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -91,11 +112,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       // duplexPair does not tell one side that the other was destroyed.
       clientSide.once('close', () => brokerSide.destroy());
       brokerSide.once('close', () => clientSide.destroy());
+      guard.trust(brokerSide);
       if (aedes.closed) clientSide.destroy(new Error('the embedded MQTT broker is closed'));
       else aedes.handle(brokerSide);
       return clientSide;
     },
     sharedGroups: () => shared.membership(),
+    disconnectDevice: (deviceId) => guard.disconnectDevice(deviceId),
     close() {
       closing ??= shutdown();
       return closing;

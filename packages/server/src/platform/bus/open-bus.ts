@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { connect, MqttClient } from 'mqtt';
 import type { Logger } from '../log/create-logger.js';
+import type { BrokerAccess } from './broker-access.js';
 import type { Bus } from './bus.js';
-import { startEmbeddedBroker } from './embedded-broker.js';
+import { type EmbeddedBroker, startEmbeddedBroker } from './embedded-broker.js';
 import { MqttBus } from './mqtt-bus.js';
 import { redactUrl } from './redact-url.js';
 
@@ -18,12 +19,20 @@ export interface OpenBusOptions {
   clientId?: string;
   log: Logger;
   connectTimeoutMs?: number;
+  /** Who the embedded broker admits besides this bus; by default nobody. */
+  access?: BrokerAccess;
+  /** How often the embedded broker re-checks connected devices. */
+  sweepIntervalMs?: number;
+  /** Sent to an external broker whose URL names no user. */
+  credentials?: { username: string; password: string };
 }
 
 export interface OpenedBus {
   bus: Bus;
   /** The embedded broker's URLs for devices; empty with an external broker. */
   listeners: string[];
+  /** The embedded broker; undefined with an external one. */
+  broker: EmbeddedBroker | undefined;
 }
 
 /**
@@ -44,13 +53,14 @@ export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
   };
   const { url } = options;
   if (url !== undefined) {
+    const credentials = new URL(url).username === '' ? options.credentials : undefined;
     try {
       const bus = await MqttBus.connect({
         ...common,
         kind: 'mqtt',
-        createClient: (clientOptions) => connect(url, clientOptions),
+        createClient: (clientOptions) => connect(url, { ...clientOptions, ...credentials }),
       });
-      return { bus, listeners: [] };
+      return { bus, listeners: [], broker: undefined };
     } catch (error) {
       throw new Error(`cannot connect to the MQTT broker at ${redactUrl(url)}`, { cause: error });
     }
@@ -61,6 +71,9 @@ export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
     port: options.port,
     wsPort: options.wsPort,
     log: options.log,
+    topicPrefix: options.topicPrefix,
+    access: options.access,
+    sweepIntervalMs: options.sweepIntervalMs,
   });
   try {
     const bus = await MqttBus.connect({
@@ -69,7 +82,7 @@ export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
       createClient: (clientOptions) => new MqttClient(() => broker.connect(), clientOptions),
       onClose: () => broker.close(),
     });
-    return { bus, listeners: [...broker.listeners] };
+    return { bus, listeners: [...broker.listeners], broker };
   } catch (error) {
     await broker.close();
     throw new Error('cannot connect to the embedded MQTT broker', { cause: error });

@@ -186,6 +186,22 @@ export const settings = {
     description: 'External MQTT broker URL; unset embeds a broker in the process',
     parse: url(['mqtt:', 'mqtts:', 'ws:', 'wss:']),
   },
+  mqttServicePassword: {
+    env: ['FLOCK_MQTT_SERVICE_PASSWORD'],
+    default: undefined,
+    secret: 'whole',
+    description:
+      'Password of the flock-service MQTT user that Flock processes connect as; unset: derived from the secret key',
+    parse: optionalText,
+  },
+  brokerAuthSecret: {
+    env: ['FLOCK_BROKER_AUTH_SECRET'],
+    default: undefined,
+    secret: 'whole',
+    description:
+      'Secret an external broker presents to /v1/broker/auth and /v1/broker/acl; unset: those endpoints answer 404',
+    parse: optionalText,
+  },
   mqttTopicPrefix: {
     env: ['FLOCK_MQTT_TOPIC_PREFIX'],
     default: '',

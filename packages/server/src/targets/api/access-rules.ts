@@ -10,6 +10,12 @@ const device = { param: 'deviceId', table: 'devices' } as const;
 const release = { param: 'releaseId', table: 'releases' } as const;
 const variable = { param: 'variableId', table: 'variables' } as const;
 const deployment = { param: 'deploymentId', table: 'deployments' } as const;
+/** An external broker's auth plugin; it proves itself with FLOCK_BROKER_AUTH_SECRET. */
+const brokerAsks = {
+  access: 'public',
+  audit: false,
+  why: 'a broker asking whether a client may connect or use a topic changes nothing',
+} as const;
 
 /**
  * Every route of the server and who may call it: the one place access is
@@ -56,6 +62,9 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
     audit: false,
     why: 'a token refresh changes no resource and happens hourly per device',
   },
+  'POST /v1/broker/auth': brokerAsks,
+  'POST /v1/broker/superuser': brokerAsks,
+  'POST /v1/broker/acl': brokerAsks,
   'GET /v1/devices/:deviceId': viewer(device),
   'DELETE /v1/devices/:deviceId': developer(device),
   'GET /v1/devices/:deviceId/status': viewer(device),

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DbApiKeyVerifier } from '../../platform/auth/api-key-verifier.js';
 import { Authenticator, type UserTokenVerifier } from '../../platform/auth/authenticator.js';
-import { DeviceTokens } from '../../platform/auth/device-tokens.js';
+import { createDeviceTokens } from '../../platform/auth/create-device-tokens.js';
 import type { BlobStore } from '../../platform/blobs/blob-store.js';
 import type { Bus } from '../../platform/bus/bus.js';
 import type { Config } from '../../platform/config/settings.js';
@@ -45,14 +45,10 @@ export async function buildApi(
   const { config, database } = infra;
   const now = infra.now ?? (() => new Date());
   const box = new SecretBox(await loadSecretKey(config.secretKey, config.dataDir));
-  const installation = await database.db
-    .selectFrom('installation')
-    .select('id')
-    .executeTakeFirstOrThrow();
-  const deviceTokens = new DeviceTokens(database.db, box, {
-    issuer: config.publicUrl ?? `urn:flock:installation:${installation.id}`,
-    ttlSeconds: config.deviceTokenTtlSeconds,
-    rotationMs: config.signingKeyRotationHours * 3_600_000,
+  const { deviceTokens, installationId } = await createDeviceTokens({
+    db: database.db,
+    box,
+    config,
     now,
   });
   await deviceTokens.rotateIfDue();
@@ -81,7 +77,7 @@ export async function buildApi(
     authenticator,
     deviceTokens,
     secretBox: box,
-    installationId: installation.id,
+    installationId,
     now,
     routes,
   };

@@ -1,6 +1,7 @@
 import { apiKeyRoutes } from './api-keys/api-key-routes.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
+import { brokerAuthRoutes } from './broker/broker-auth-routes.js';
 import type { RouteGroup } from './build-api.js';
 import { deploymentChangeRoutes } from './deployments/deployment-change-routes.js';
 import { deploymentPreviewRoutes } from './deployments/deployment-preview-routes.js';
@@ -41,6 +42,7 @@ export const routeGroups: readonly RouteGroup[] = [
   releaseRoutes,
   releaseLifecycleRoutes,
   defaultReleaseRoutes,
+  brokerAuthRoutes,
   deploymentRoutes,
   deploymentChangeRoutes,
   deploymentPreviewRoutes,
