@@ -52,7 +52,13 @@ export const apiModule: ModuleDefinition<void, ApiDeps> = {
         // After http started, so the banner can show the address it listens on.
         const baseUrl = config.publicUrl ?? deps.http.url();
         await bootstrapOwner({ database: deps.db, config, log, bus: deps.bus, baseUrl });
-        auditShipping = await startAuditShipping({ config, log, metrics, database: deps.db, bus: deps.bus });
+        auditShipping = await startAuditShipping({
+          config,
+          log,
+          metrics,
+          database: deps.db,
+          bus: deps.bus,
+        });
       },
       async stop() {
         await auditShipping?.stop();
