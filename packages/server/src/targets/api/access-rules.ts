@@ -1,8 +1,18 @@
 import type { AccessRule, OrgScopedTable } from '../../platform/auth/access-rule.js';
 
-const viewer = (org: { param: string; table?: never } | { param: string; table: OrgScopedTable }): AccessRule => ({ access: 'org', role: 'viewer', org });
-const developer = (org: Parameters<typeof viewer>[0]): AccessRule => ({ access: 'org', role: 'developer', org });
-const admin = (org: Parameters<typeof viewer>[0]): AccessRule => ({ access: 'org', role: 'admin', org });
+const viewer = (
+  org: { param: string; table?: never } | { param: string; table: OrgScopedTable },
+): AccessRule => ({ access: 'org', role: 'viewer', org });
+const developer = (org: Parameters<typeof viewer>[0]): AccessRule => ({
+  access: 'org',
+  role: 'developer',
+  org,
+});
+const admin = (org: Parameters<typeof viewer>[0]): AccessRule => ({
+  access: 'org',
+  role: 'admin',
+  org,
+});
 
 const inOrg = { param: 'orgId' } as const;
 const fleet = { param: 'fleetId', table: 'fleets' } as const;
