@@ -40,17 +40,3 @@ export type DeviceTokenRequest = Static<typeof DeviceTokenRequest>;
 
 export const DeviceTokenResponse = Type.Object({ token: Type.String(), expires_at: Timestamp });
 export type DeviceTokenResponse = Static<typeof DeviceTokenResponse>;
-
-/** A device as the registry knows it. */
-export const Device = Type.Object({
-  id: Uuid,
-  name: Type.String(),
-  fleet_id: Uuid,
-  device_type: Type.String(),
-  architecture: Type.String(),
-  os_version: Type.Union([Type.String(), Type.Null()]),
-  agent_version: Type.Union([Type.String(), Type.Null()]),
-  created_at: Timestamp,
-  last_seen_at: Type.Union([Timestamp, Type.Null()]),
-});
-export type Device = Static<typeof Device>;

@@ -24,12 +24,30 @@ export const CreateFleetRequest = Type.Object(
 );
 export type CreateFleetRequest = Static<typeof CreateFleetRequest>;
 
+/**
+ * What a fleet's devices are is fixed while it has any: a fleet's devices
+ * match its type and architecture (docs/decisions/0120, 0260).
+ */
+export const UpdateFleetRequest = Type.Object(
+  {
+    name: Type.Optional(ResourceName),
+    device_type: Type.Optional(DeviceType),
+    architecture: Type.Optional(Architecture),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateFleetRequest = Static<typeof UpdateFleetRequest>;
+
 export const Fleet = Type.Object({
   id: Uuid,
   org_id: Uuid,
   name: Type.String(),
   device_type: Type.String(),
   architecture: Type.String(),
+  /** What the fleet's devices run unless a rollout or a pin says otherwise; moved with PUT .../default-release. */
+  default_release_id: Type.Union([Uuid, Type.Null()]),
+  /** Incremented on every change; the ETag, for If-Match. */
+  revision: Type.Integer({ minimum: 1 }),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

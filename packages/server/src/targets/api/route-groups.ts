@@ -10,8 +10,12 @@ import { deviceCommandRoutes } from './device-live/device-command-routes.js';
 import { deviceLogRoutes } from './device-live/device-log-routes.js';
 import { deviceStatusRoutes } from './device-live/device-status-routes.js';
 import { deviceTelemetryRoutes } from './device-live/device-telemetry-routes.js';
+import { deviceListRoutes } from './devices/device-list-routes.js';
+import { devicePlacementRoutes } from './devices/device-placement-routes.js';
 import { deviceRegistrationRoutes } from './devices/device-registration-routes.js';
 import { deviceRoutes } from './devices/device-routes.js';
+import { deviceUpdateRoutes } from './devices/device-update-routes.js';
+import { fleetChangeRoutes } from './fleets/fleet-change-routes.js';
 import { fleetRoutes } from './fleets/fleet-routes.js';
 import { installationRoutes } from './installation/installation-routes.js';
 import { openApiRoutes } from './openapi/openapi-routes.js';
@@ -32,9 +36,13 @@ export const routeGroups: readonly RouteGroup[] = [
   apiKeyRoutes,
   auditRoutes,
   fleetRoutes,
+  fleetChangeRoutes,
   provisioningKeyRoutes,
   deviceRegistrationRoutes,
   deviceRoutes,
+  deviceUpdateRoutes,
+  devicePlacementRoutes,
+  deviceListRoutes,
   deviceStatusRoutes,
   deviceLogRoutes,
   deviceTelemetryRoutes,

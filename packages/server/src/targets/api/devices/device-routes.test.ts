@@ -53,15 +53,32 @@ describe.each(apiBackends)('device routes on %s', (backend) => {
     const shown = response.json();
     expect(shown).toEqual({
       id: device.device_id,
+      org_id: org,
       name: 'till-3',
       fleet_id: fleet,
       device_type: 'raspberrypi4-64',
       architecture: 'aarch64',
+      labels: {},
+      attributes: {},
+      role: null,
+      segment: null,
+      branch: null,
+      update_interval: null,
+      version_lock: null,
+      serial: null,
+      geolocation: null,
+      owner: null,
       os_version: 'flockOS 1.2',
       agent_version: '0.1.0',
+      running_release_id: null,
+      quarantined: false,
+      status: 'offline',
       created_at: expect.any(String),
+      updated_at: expect.any(String),
       last_seen_at: null,
+      revision: 1,
     });
+    expect(response.headers.etag).toBe('"r1"');
     const upper = await api.app.inject({
       method: 'GET',
       url: `/v1/devices/${device.device_id.toUpperCase()}`,

@@ -1,14 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Device } from '@flock/protocol';
 import { Type } from '@sinclair/typebox';
-import { HttpProblem } from '../../../platform/http/problem.js';
 import { actingOrg } from '../acting-org.js';
 import { auditedTransaction } from '../audited-transaction.js';
 import type { RouteGroup } from '../build-api.js';
+import { setEtag } from '../conventions/etag.js';
+import { deviceColumns, deviceNotFound, deviceView } from './device-view.js';
 
 const DeviceParams = Type.Object({ deviceId: Type.String() });
-
-const notFound = (): HttpProblem => new HttpProblem('not_found', 'no such device');
 
 /** The device registry as people and automation see it. */
 export const deviceRoutes: RouteGroup = (app, services) => {
@@ -16,30 +15,25 @@ export const deviceRoutes: RouteGroup = (app, services) => {
 
   api.get(
     '/v1/devices/:deviceId',
-    { schema: { params: DeviceParams, response: { 200: Device } } },
-    async (request): Promise<Device> => {
+    {
+      schema: {
+        summary: 'Get a device',
+        description:
+          'The registry view of a device; the ETag is its revision, for If-Match on updates.',
+        params: DeviceParams,
+        response: { 200: Device },
+      },
+    },
+    async (request, reply): Promise<Device> => {
       const row = await services.database.db
         .selectFrom('devices')
-        .select([
-          'id',
-          'name',
-          'fleet_id',
-          'device_type',
-          'architecture',
-          'os_version',
-          'agent_version',
-          'created_at',
-          'last_seen_at',
-        ])
+        .select(deviceColumns)
         .where('id', '=', request.params.deviceId)
         .where('org_id', '=', actingOrg(request))
         .executeTakeFirst();
-      if (row === undefined) throw notFound();
-      return {
-        ...row,
-        created_at: row.created_at.toISOString(),
-        last_seen_at: row.last_seen_at?.toISOString() ?? null,
-      };
+      if (row === undefined) throw deviceNotFound();
+      setEtag(reply, row.revision);
+      return deviceView(row, services.now());
     },
   );
 
@@ -56,7 +50,7 @@ export const deviceRoutes: RouteGroup = (app, services) => {
           .where('org_id', '=', actingOrg(request))
           .returning(['id', 'name', 'fleet_id'])
           .executeTakeFirst();
-        if (removed === undefined) throw notFound();
+        if (removed === undefined) throw deviceNotFound();
         await audit({
           action: 'device.deregistered',
           resourceType: 'device',

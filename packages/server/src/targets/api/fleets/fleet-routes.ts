@@ -7,6 +7,7 @@ import { HttpProblem } from '../../../platform/http/problem.js';
 import { actingOrg } from '../acting-org.js';
 import { auditedTransaction } from '../audited-transaction.js';
 import type { RouteGroup } from '../build-api.js';
+import { setEtag } from '../conventions/etag.js';
 import { listPage, pageSize, readCursor } from '../list-page.js';
 
 export function fleetView(row: Selectable<FleetsTable>): Fleet {
@@ -16,6 +17,8 @@ export function fleetView(row: Selectable<FleetsTable>): Fleet {
     name: row.name,
     device_type: row.device_type,
     architecture: row.architecture,
+    default_release_id: row.default_release_id,
+    revision: row.revision,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -25,8 +28,8 @@ const OrgParams = Type.Object({ orgId: Type.String() });
 const FleetParams = Type.Object({ fleetId: Type.String() });
 
 /**
- * Fleets: groups of devices of one type that run the same release. Only what
- * device registration needs for now; releases and settings extend the row.
+ * Fleets: groups of devices of one type that run the same release. Updates
+ * and deletion are in fleet-change-routes.ts.
  */
 export const fleetRoutes: RouteGroup = (app, services) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -66,6 +69,7 @@ export const fleetRoutes: RouteGroup = (app, services) => {
         });
         return row;
       });
+      setEtag(reply, fleet.revision);
       return reply.code(201).header('location', `/v1/fleets/${fleet.id}`).send(fleetView(fleet));
     },
   );
@@ -92,8 +96,14 @@ export const fleetRoutes: RouteGroup = (app, services) => {
 
   api.get(
     '/v1/fleets/:fleetId',
-    { schema: { params: FleetParams, response: { 200: Fleet } } },
-    async (request) => {
+    {
+      schema: {
+        description: 'The ETag is the revision, for If-Match on PATCH and DELETE.',
+        params: FleetParams,
+        response: { 200: Fleet },
+      },
+    },
+    async (request, reply) => {
       const row = await database.db
         .selectFrom('fleets')
         .selectAll()
@@ -101,6 +111,7 @@ export const fleetRoutes: RouteGroup = (app, services) => {
         .where('org_id', '=', actingOrg(request))
         .executeTakeFirst();
       if (row === undefined) throw new HttpProblem('not_found', 'no such fleet');
+      setEtag(reply, row.revision);
       return fleetView(row);
     },
   );
