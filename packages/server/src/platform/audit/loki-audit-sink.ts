@@ -4,6 +4,7 @@ import type { Logger } from '../log/create-logger.js';
 import type { Registry } from '../metrics/create-metrics.js';
 import type { AuditEvent } from './audit-event.js';
 import { auditEventFromRow, auditEventJson } from './audit-event-json.js';
+import { jitteredBackoffMs, Nudge } from '../workers/nudge.js';
 
 /** The sink's name in audit_sink_positions. */
 export const lokiSinkName = 'loki';
@@ -76,8 +77,7 @@ export class LokiAuditSink {
   private readonly shipped?: Counter<'outcome'>;
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
-  private nudged = false;
-  private wake: (() => void) | undefined;
+  private readonly nudges = new Nudge();
 
   constructor(private readonly options: LokiAuditSinkOptions) {
     const url = new URL(options.url);
@@ -108,8 +108,7 @@ export class LokiAuditSink {
 
   /** New events were committed: look now rather than at the next poll. */
   nudge(): void {
-    this.nudged = true;
-    this.wake?.();
+    this.nudges.nudge();
   }
 
   /** Ends the loop; an unfinished push is abandoned and sent again next time. */
@@ -198,41 +197,26 @@ export class LokiAuditSink {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        this.nudged = false;
+        this.nudges.clear();
         const shipped = await this.shipPending(signal);
         if (failures > 0) log.info({ failures }, 'shipping audit events to Loki again');
         failures = 0;
-        if (shipped === 0 && !this.nudged)
-          await this.sleep(this.options.pollIntervalMs ?? 5_000, signal, true);
+        if (shipped === 0 && !this.nudges.pending)
+          await this.nudges.sleep(this.options.pollIntervalMs ?? 5_000, signal, true);
       } catch (error) {
         if (signal.aborted) break;
         failures += 1;
-        const ceiling = Math.min(
+        const delay = jitteredBackoffMs(
+          failures,
+          this.options.minBackoffMs ?? 1_000,
           this.options.maxBackoffMs ?? 60_000,
-          (this.options.minBackoffMs ?? 1_000) * 2 ** Math.min(failures - 1, 16),
         );
-        const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
         log.warn(
           { err: error, failures, retryInMs: delay },
           'shipping audit events to Loki failed',
         );
-        await this.sleep(delay, signal, false);
+        await this.nudges.sleep(delay, signal, false);
       }
     }
-  }
-
-  /** A poll wait ends early on a nudge; a backoff wait does not, so an outage is not hammered. */
-  private sleep(ms: number, signal: AbortSignal, wakeable: boolean): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      if (wakeable) this.wake = done;
-    });
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../log/create-logger.js';
 import { type AffectedDevices, affectedDevices } from './affected-devices.js';
 import type { ComputeDesiredOptions } from './compute-desired-state.js';
 import { clearDesiredStates, publishDesiredStates } from './publish-desired-states.js';
+import { jitteredBackoffMs, Nudge } from '../workers/nudge.js';
 
 /** The publisher's name in audit_sink_positions. */
 export const desiredSinkName = 'desired';
@@ -45,8 +46,7 @@ export class DesiredStatePublisher {
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private subscription: Subscription | undefined;
-  private nudged = false;
-  private wake: (() => void) | undefined;
+  private readonly nudges = new Nudge();
   private renewedAt = 0;
 
   constructor(private readonly options: DesiredStatePublisherOptions) {
@@ -66,8 +66,7 @@ export class DesiredStatePublisher {
 
   /** Something committed: look now rather than at the next poll. */
   nudge(): void {
-    this.nudged = true;
-    this.wake?.();
+    this.nudges.nudge();
   }
 
   async stop(): Promise<void> {
@@ -170,15 +169,19 @@ export class DesiredStatePublisher {
     while (!signal.aborted) {
       try {
         if (!(await this.lease.tryHold())) {
-          await this.sleep(ttl / 3, signal, false);
+          await this.nudges.sleep(ttl / 3, signal, false);
           continue;
         }
         this.renewedAt = Date.now();
-        this.nudged = false;
+        this.nudges.clear();
         const processed = await this.publishPending(signal);
         failures = 0;
-        if (processed === 0 && !this.nudged)
-          await this.sleep(Math.min(this.options.pollIntervalMs ?? 2_000, ttl / 3), signal, true);
+        if (processed === 0 && !this.nudges.pending)
+          await this.nudges.sleep(
+            Math.min(this.options.pollIntervalMs ?? 2_000, ttl / 3),
+            signal,
+            true,
+          );
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof LeaseLostError) {
@@ -186,30 +189,15 @@ export class DesiredStatePublisher {
           continue;
         }
         failures += 1;
-        const ceiling = Math.min(
+        const delay = jitteredBackoffMs(
+          failures,
+          this.options.minBackoffMs ?? 500,
           this.options.maxBackoffMs ?? 30_000,
-          (this.options.minBackoffMs ?? 500) * 2 ** Math.min(failures - 1, 16),
         );
-        const delay = Math.round(ceiling * (0.5 + Math.random() / 2));
         log.warn({ err: error, failures, retryInMs: delay }, 'publishing desired states failed');
-        await this.sleep(delay, signal, false);
+        await this.nudges.sleep(delay, signal, false);
       }
     }
-  }
-
-  /** A poll wait ends early on a nudge; a backoff or standby wait does not. */
-  private sleep(ms: number, signal: AbortSignal, wakeable: boolean): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      if (wakeable) this.wake = done;
-    });
   }
 }
 
