@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, startTestApi, type TestApi } from '../../../test/support/api-harness.js';
+import {
+  apiBackends,
+  bearer,
+  startTestApi,
+  type TestApi,
+} from '../../../test/support/api-harness.js';
 import { releaseId } from '../../../test/support/release-fixtures.js';
 import { routeGroups } from './route-groups.js';
 
@@ -29,7 +34,7 @@ const tables = [
  * API, as the owner of the org whose resources the paths name: never a 5xx,
  * and a refused request changes no row (counts and revisions of every table).
  */
-describe('every create and update route under random bodies', () => {
+describe.each(apiBackends)('every create and update route under random bodies on %s', (backend) => {
   let api: TestApi;
   let owner: string;
   const params: Record<string, string> = {};
@@ -53,7 +58,7 @@ describe('every create and update route under random bodies', () => {
 
   beforeAll(async () => {
     api = await startTestApi({
-      backend: 'pglite',
+      backend,
       routes: routeGroups,
       env: {
         FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE: '0',
