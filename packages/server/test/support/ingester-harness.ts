@@ -35,6 +35,8 @@ export interface RunningIngester {
   registry: Registry;
   /** A counter's value for these labels, 0 when never incremented. */
   counter(name: string, labels?: Record<string, string>): Promise<number>;
+  /** How many observations a histogram holds. */
+  observations(name: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +46,8 @@ export interface IngesterHarness {
   /** A bus devices publish through, and tests listen on. */
   bus: Bus;
   startIngester(overrides?: Partial<IngesterOptions>): Promise<RunningIngester>;
+  /** Stops every ingester started so far: a test that failed half way leaves none behind. */
+  stopIngesters(): Promise<void>;
   /** Records what arrives on `filter` from now on. */
   listen(filter: string): Promise<BusMessage[]>;
   close(): Promise<void>;
@@ -154,10 +158,20 @@ export async function startIngesterHarness(backend: IngesterBackend): Promise<In
             .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
             .reduce((sum, v) => sum + v.value, 0);
         },
+        async observations(name) {
+          const metric = registry.getSingleMetric(name);
+          if (metric === undefined) throw new Error(`no metric ${name}`);
+          // Histogram values carry their series name; the type of get() leaves it out.
+          const values = (await metric.get()).values as { metricName?: string; value: number }[];
+          return values.find((v) => v.metricName === `${name}_count`)?.value ?? 0;
+        },
         stop: () => ingester.stop(),
       };
       ingesters.push(running);
       return running;
+    },
+    async stopIngesters() {
+      await Promise.all(ingesters.splice(0).map((running) => running.stop()));
     },
     async listen(filter) {
       const received: BusMessage[] = [];

@@ -211,32 +211,44 @@ export class BusConnection {
     });
   }
 
-  /** Runs every matching handler; never rejects. */
-  async #dispatch(packet: IPublishPacket): Promise<void> {
-    if (!packet.topic.startsWith(this.#topicPrefix)) return;
+  /**
+   * Runs every matching handler; never rejects. Not async, and handlers get
+   * the message but nothing here keeps it: under load thousands of messages
+   * wait for batched writes, and each retained payload would pin the whole
+   * socket chunk it was sliced from.
+   */
+  #dispatch(packet: IPublishPacket): Promise<void> {
+    if (!packet.topic.startsWith(this.#topicPrefix)) return Promise.resolve();
     const message: BusMessage = {
       topic: packet.topic.slice(this.#topicPrefix.length),
       payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
       retain: packet.retain,
     };
-    const matching = [...this.#subscriptions].filter((s) =>
-      matchesTopicFilter(s.filter, message.topic),
-    );
-    await Promise.all(matching.map((subscription) => this.#run(subscription, message)));
+    const running: Promise<void>[] = [];
+    for (const subscription of this.#subscriptions) {
+      if (matchesTopicFilter(subscription.filter, message.topic))
+        running.push(this.#run(subscription, message));
+    }
+    if (running.length === 1) return running[0]!;
+    return Promise.all(running).then(() => undefined);
   }
 
   // A failed handler still lets the message be acknowledged: MQTT 3.1.1 has
   // no negative acknowledgement, and a withheld PUBACK only blocks a slot of
   // the broker's in-flight window until the next reconnect, when a clean
   // session drops the message all the same.
-  async #run(subscription: LocalSubscription, message: BusMessage): Promise<void> {
+  #run(subscription: LocalSubscription, message: BusMessage): Promise<void> {
+    const { topic } = message;
+    const { filter } = subscription;
+    const failed = (error: unknown) => {
+      this.#log.error({ err: error, topic, filter }, 'a message handler failed');
+    };
     try {
-      await subscription.handler(message);
+      const outcome = subscription.handler(message);
+      return outcome instanceof Promise ? outcome.then(undefined, failed) : Promise.resolve();
     } catch (error) {
-      this.#log.error(
-        { err: error, topic: message.topic, filter: subscription.filter },
-        'a message handler failed',
-      );
+      failed(error);
+      return Promise.resolve();
     }
   }
 

@@ -15,5 +15,13 @@ export const deviceLiveKeys = {
   presence: 'presence:online',
 } as const;
 
-/** The fields of a `deviceLiveKeys.reported` hash. */
-export const reportedFields = { state: 'state', receivedAt: 'received_at' } as const;
+/**
+ * The fields of a `deviceLiveKeys.reported` hash. `sent_at` is the state's own
+ * time in ms: the version that keeps a late, older heartbeat (a redelivery, or
+ * one handled by another ingester) from replacing a newer one.
+ */
+export const reportedFields = {
+  state: 'state',
+  receivedAt: 'received_at',
+  sentAt: 'sent_at',
+} as const;

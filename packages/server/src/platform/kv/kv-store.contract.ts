@@ -195,6 +195,31 @@ export function kvStoreContract(name: string, open: OpenTestKvStore): void {
         await kv.hsetMany([]);
       });
 
+      it('skips a versioned write older than the hash, and says which were written', async () => {
+        const at = (value: number) => ({ field: 'at', value });
+        expect(await kv.hsetMany([{ key: 'v', fields: { s: 'new' }, version: at(20) }])).toEqual([
+          true,
+        ]);
+        expect(
+          await kv.hsetMany([
+            { key: 'v', fields: { s: 'old' }, version: at(10), ttlMs: 60_000 },
+            { key: 'w', fields: { s: 'first' }, version: at(10) },
+            { key: 'x', fields: { s: 'plain' } },
+          ]),
+        ).toEqual([false, true, true]);
+        expect(await kv.hgetall('v')).toEqual({ s: 'new', at: '20' });
+        expect(await kv.ttl('v')).toBeNull();
+        expect(await kv.hsetMany([{ key: 'v', fields: { s: 'tie' }, version: at(20) }])).toEqual([
+          true,
+        ]);
+        expect(await kv.hgetall('v')).toEqual({ s: 'tie', at: '20' });
+      });
+
+      it('stores byte values as they are and reads them back as text', async () => {
+        await kv.hsetMany([{ key: 'bytes', fields: { json: Buffer.from('{"ü":1}'), text: 'x' } }]);
+        expect(await kv.hgetall('bytes')).toEqual({ json: '{"ü":1}', text: 'x' });
+      });
+
       it('writes hundreds of hashes in one call', async () => {
         const writes = Array.from({ length: 600 }, (_, i) => ({
           key: `device:${i}`,

@@ -8,9 +8,16 @@ export interface ScoredMember {
 
 export interface HashWrite {
   key: string;
-  fields: Hash;
+  /** Bytes are stored as they are (read back as UTF-8 text), sparing a large value its encoding. */
+  fields: Record<string, string | Buffer>;
   /** Replaces the key's expiry when given. */
   ttlMs?: number;
+  /**
+   * Writes only when the hash's `field` is absent or holds a number not above
+   * `value`, and then sets it to `value`: a write ordered by a version (a
+   * device's send time) never replaces a newer one, however late it comes.
+   */
+  version?: { field: string; value: number };
 }
 
 /**
@@ -32,8 +39,8 @@ export interface KvStore {
   hdel(key: string, fields: string[]): Promise<number>;
   /** One round trip for many hashes; results in the order of `keys`, null where absent. */
   hgetallMany(keys: string[]): Promise<(Hash | null)[]>;
-  /** One round trip for many hash writes. */
-  hsetMany(writes: HashWrite[]): Promise<void>;
+  /** One round trip for many hash writes; false where a versioned write was older than the hash. */
+  hsetMany(writes: HashWrite[]): Promise<boolean[]>;
 
   sadd(key: string, members: string[]): Promise<number>;
   srem(key: string, members: string[]): Promise<number>;

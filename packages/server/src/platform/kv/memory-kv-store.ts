@@ -99,20 +99,22 @@ export class MemoryKvStore implements KvStore {
     return Promise.all(keys.map((key) => this.hgetall(key)));
   }
 
-  async hsetMany(writes: HashWrite[]): Promise<void> {
+  async hsetMany(writes: HashWrite[]): Promise<boolean[]> {
     this.assertOpen();
     for (const write of writes) if (write.ttlMs !== undefined) assertTtl(write.ttlMs);
     // As in a Redis transaction, a write to a key of another type fails alone:
     // the others still land, and the call reports the first failure.
     let failure: unknown;
-    for (const write of writes) {
+    const written = writes.map((write) => {
       try {
-        this.writeHash(write);
+        return this.writeHash(write);
       } catch (error) {
         failure ??= error;
+        return false;
       }
-    }
+    });
     if (failure !== undefined) throw failure;
+    return written;
   }
 
   async sadd(key: string, members: string[]): Promise<number> {
@@ -272,17 +274,24 @@ export class MemoryKvStore implements KvStore {
     return entry;
   }
 
-  private writeHash({ key, fields, ttlMs }: HashWrite): void {
+  private writeHash({ key, fields, ttlMs, version }: HashWrite): boolean {
+    if (version !== undefined) {
+      const current = Number(this.read(key, 'hash')?.value.get(version.field));
+      if (current > version.value) return false;
+      fields = { ...fields, [version.field]: String(version.value) };
+    }
     const pairs = Object.entries(fields);
     if (pairs.length === 0) {
       // Redis has no empty hashes: a write without fields can only touch the expiry.
       const entry = this.live(key);
       if (entry !== undefined && ttlMs !== undefined) entry.expiresAt = this.expiry(ttlMs);
-      return;
+      return true;
     }
     const hash = this.read(key, 'hash') ?? this.create(key, { type: 'hash', value: new Map() });
-    for (const [name, value] of pairs) hash.value.set(name, value);
+    for (const [name, value] of pairs)
+      hash.value.set(name, typeof value === 'string' ? value : value.toString('utf8'));
     if (ttlMs !== undefined) hash.expiresAt = this.expiry(ttlMs);
+    return true;
   }
 
   private sweep(): void {

@@ -187,25 +187,35 @@ export class RedisKvStore implements KvStore {
     });
   }
 
-  async hsetMany(writes: HashWrite[]): Promise<void> {
+  async hsetMany(writes: HashWrite[]): Promise<boolean[]> {
     for (const write of writes) if (write.ttlMs !== undefined) assertTtl(write.ttlMs);
-    // MULTI keeps each hash and its expiry together for other readers, in one round trip.
-    const transaction = this.redis.multi();
-    let queued = 0;
-    for (const { key, fields, ttlMs } of writes) {
-      // HSET refuses an empty field list; such a write can only touch the expiry.
-      if (Object.keys(fields).length > 0) {
-        transaction.hset(key, fields);
-        queued += 1;
-      }
-      if (ttlMs !== undefined) {
-        transaction.pexpire(key, ttlMs);
-        queued += 1;
-      }
+    // HSET refuses an empty field list; such a write can only touch the expiry.
+    const effective = writes.filter(
+      (write) =>
+        write.ttlMs !== undefined ||
+        write.version !== undefined ||
+        Object.keys(write.fields).length > 0,
+    );
+    if (effective.length === 0) return writes.map(() => true);
+    const args: (string | Buffer)[] = [];
+    for (const { fields, ttlMs, version } of effective) {
+      const pairs = Object.entries(fields);
+      args.push(
+        ttlMs === undefined ? '' : String(ttlMs),
+        version?.field ?? '',
+        version === undefined ? '' : String(version.value),
+        String(pairs.length),
+      );
+      for (const [field, value] of pairs) args.push(field, value);
     }
-    // An unexecuted MULTI has sent nothing yet.
-    if (queued === 0) return;
-    results(await transaction.exec());
+    // One script call is atomic like the MULTI it replaces: readers see each hash with its expiry.
+    const flags = await this.redis.flockHsetMany(
+      effective.length,
+      ...effective.map((write) => write.key),
+      ...args,
+    );
+    const written = new Map(effective.map((write, index) => [write, flags[index] === 1]));
+    return writes.map((write) => written.get(write) ?? true);
   }
 
   async sadd(key: string, members: string[]): Promise<number> {

@@ -45,12 +45,52 @@ for i = 1, #ARGV, 2 do
 end
 return removed`;
 
+// Many hash writes as one command: a MULTI of two commands per hash costs
+// the client far more than the server. KEYS are the hashes; ARGV holds, per
+// hash, its TTL ('' for none), its version field ('' for none) and value,
+// its field count and the fields. As in a MULTI, a hash of the wrong type
+// fails alone and the others still land. Answers 1 per hash written, 0 per
+// versioned write older than the hash.
+const hsetManyLua = `
+local failure
+local written = {}
+local a = 1
+for i = 1, #KEYS do
+  local ttl, vfield, vvalue = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local n = tonumber(ARGV[a + 3])
+  a = a + 4
+  local ok = true
+  if vfield ~= '' then
+    local current = redis.pcall('HGET', KEYS[i], vfield)
+    if type(current) == 'table' and current.err then
+      failure = failure or current.err
+      ok = false
+    elseif current and tonumber(current) and tonumber(current) > tonumber(vvalue) then
+      ok = false
+    end
+  end
+  if ok and n > 0 then
+    local reply = redis.pcall('HSET', KEYS[i], unpack(ARGV, a, a + 2 * n - 1))
+    if type(reply) == 'table' and reply.err then
+      failure = failure or reply.err
+      ok = false
+    end
+  end
+  a = a + 2 * n
+  if ok and vfield ~= '' then redis.call('HSET', KEYS[i], vfield, vvalue) end
+  if ok and ttl ~= '' then redis.call('PEXPIRE', KEYS[i], ttl) end
+  written[i] = ok and 1 or 0
+end
+if failure then return redis.error_reply(failure) end
+return written`;
+
 /** The commands defineCommand adds at run time, which ioredis's types cannot know. */
 export interface ScriptCommands {
   flockCompareAndSet(key: string, expected: string, value: string, ttlMs: number): Promise<number>;
   flockCompareAndDelete(key: string, expected: string): Promise<number>;
   flockZaddMany(key: string, ...scoresAndMembers: string[]): Promise<number[]>;
   flockZremIfAtMost(key: string, ...scoresAndMembers: string[]): Promise<number[]>;
+  flockHsetMany(keyCount: number, ...keysThenArgs: (string | Buffer)[]): Promise<number[]>;
 }
 
 /** Registers the scripts as commands; ioredis sends EVALSHA and loads a script on its first miss. */
@@ -59,4 +99,5 @@ export function defineScripts(redis: Redis): void {
   redis.defineCommand('flockCompareAndDelete', { lua: compareAndDeleteLua, numberOfKeys: 1 });
   redis.defineCommand('flockZaddMany', { lua: zaddManyLua, numberOfKeys: 1 });
   redis.defineCommand('flockZremIfAtMost', { lua: zremIfAtMostLua, numberOfKeys: 1 });
+  redis.defineCommand('flockHsetMany', { lua: hsetManyLua });
 }

@@ -28,7 +28,7 @@ import { ingesterBatcher } from './ingester-batcher.js';
 import type { MicroBatcher } from './micro-batcher.js';
 import { Presence, type Sighting } from './presence.js';
 import { purgeExpired } from './retention.js';
-import { type Heartbeat, stateWriter } from './state-writer.js';
+import { type Heartbeat, heartbeatOf, stateWriter } from './state-writer.js';
 import { logRecords, telemetrySample } from './timeseries-records.js';
 
 export interface IngesterOptions {
@@ -50,6 +50,18 @@ export interface IngesterOptions {
   /** How long a graceful stop waits for unwritten batches before leaving them to redelivery. */
   stopDeadlineMs?: number;
 }
+
+const kib = 1024;
+/** Larger messages are dropped as invalid: no agent sends them. */
+const maxPayloadBytes: Record<DeviceUplink, number> = {
+  state: 64 * kib,
+  telemetry: 16 * kib,
+  logs: 4 * kib * kib,
+  events: 64 * kib,
+};
+
+/** What a handler returns: a promise when the message is acknowledged later. */
+type Handled = Promise<void> | undefined;
 
 /** Shared subscription groups, one per channel, so a slow channel never holds back another. */
 export const ingesterGroups = {
@@ -78,6 +90,7 @@ export class Ingester {
   readonly #tasks: LeasedTask[];
   readonly #subscriptions: Subscription[] = [];
   #stopping: Promise<void> | undefined;
+  readonly #accepted: Record<DeviceUplink, { inc(): void }>;
 
   constructor(options: IngesterOptions) {
     const o = {
@@ -91,6 +104,13 @@ export class Ingester {
     this.#o = o;
     const { kv, metrics, log, now } = o;
     this.#directory = new DeviceDirectory({ db: o.database.db, now });
+    const accepted = (channel: DeviceUplink) => metrics.messages.labels({ channel });
+    this.#accepted = {
+      state: accepted('state'),
+      telemetry: accepted('telemetry'),
+      logs: accepted('logs'),
+      events: accepted('events'),
+    };
     this.#drops = new MessageDrops(metrics, log, now);
     this.#presence = new Presence({ ...o, directory: this.#directory });
     this.#rows = deviceRows({ ...o, intervalMs: o.deviceRowsIntervalMs });
@@ -164,7 +184,7 @@ export class Ingester {
     const { bus, stateConnections } = this.#o;
     const uplink = (
       channel: DeviceUplink,
-      handler: (message: BusMessage) => Promise<void>,
+      handler: (message: BusMessage) => Handled,
       qos: 0 | 1,
       members = 1,
     ) =>
@@ -220,15 +240,26 @@ export class Ingester {
     this.#directory.close();
   }
 
-  /** The message's device and content, or undefined when it is dropped (and counted). */
-  async #accept<K extends DeviceUplink>(
+  /**
+   * Checks a device message and hands it to `then` with its device, or drops
+   * it (counted and logged). Synchronous when the device is cached, as it
+   * nearly always is: no promise and no suspended frame per message.
+   */
+  #accept<K extends DeviceUplink>(
     channel: K,
     message: BusMessage,
-  ): Promise<{ ref: DeviceRef; value: MessageOf<K>; receivedAt: number } | undefined> {
+    then: (ref: DeviceRef, value: MessageOf<K>, receivedAt: number) => Handled,
+  ): Handled {
     const receivedAt = this.#o.now();
     const deviceId = parseDeviceTopic(message.topic)?.deviceId;
     if (deviceId === undefined) {
       this.#drops.invalid(channel, undefined, `unexpected topic ${message.topic}`);
+      return undefined;
+    }
+    // Schemas bound arrays and strings but not unknown properties, which are kept.
+    if (message.payload.length > maxPayloadBytes[channel]) {
+      const problem = `payload larger than ${maxPayloadBytes[channel]} bytes`;
+      this.#drops.invalid(channel, deviceId, problem);
       return undefined;
     }
     const parsed = parseMessage(channel, message.payload);
@@ -236,49 +267,57 @@ export class Ingester {
       this.#drops.invalid(channel, deviceId, parsed.error);
       return undefined;
     }
-    const ref = await this.#directory.lookup(deviceId);
-    if (ref === null) {
-      this.#drops.unknownDevice(channel, deviceId);
+    const proceed = (ref: DeviceRef | null): Handled => {
+      if (ref === null) {
+        this.#drops.unknownDevice(channel, deviceId);
+        return undefined;
+      }
+      this.#accepted[channel].inc();
+      return then(ref, parsed.value, receivedAt);
+    };
+    const ref = this.#directory.lookup(deviceId);
+    return ref instanceof Promise ? ref.then(proceed) : proceed(ref);
+  }
+
+  #onState(message: BusMessage): Handled {
+    return this.#accept('state', message, (ref, value, receivedAt) =>
+      this.#states.add(heartbeatOf(ref, value, message.payload, receivedAt)),
+    );
+  }
+
+  #onTelemetry(message: BusMessage): Handled {
+    return this.#accept('telemetry', message, (ref, value, receivedAt) => {
+      void this.#seen(ref, receivedAt);
+      void this.#telemetry.add(telemetrySample(ref, value, receivedAt));
       return undefined;
-    }
-    this.#o.metrics.messages.inc({ channel });
-    return { ref, value: parsed.value, receivedAt };
+    });
   }
 
-  async #onState(message: BusMessage): Promise<void> {
-    const accepted = await this.#accept('state', message);
-    if (accepted === undefined) return;
-    const { ref, value, receivedAt } = accepted;
-    await this.#states.add({ ref, state: value, receivedAt });
+  #onLogs(message: BusMessage): Handled {
+    return this.#accept('logs', message, async (ref, value, receivedAt) => {
+      const records = logRecords(ref, value, receivedAt);
+      await Promise.all([this.#logs.add(records, records.length), this.#seen(ref, receivedAt)]);
+    });
   }
 
-  async #onTelemetry(message: BusMessage): Promise<void> {
-    const accepted = await this.#accept('telemetry', message);
-    if (accepted === undefined) return;
-    const { ref, value, receivedAt } = accepted;
-    void this.#seen(ref, receivedAt);
-    void this.#telemetry.add(telemetrySample(ref, value, receivedAt));
+  #onEvent(message: BusMessage): Handled {
+    return this.#accept('events', message, (ref, value, receivedAt) =>
+      this.#forwardEvent(ref, value, receivedAt),
+    );
   }
 
-  async #onLogs(message: BusMessage): Promise<void> {
-    const accepted = await this.#accept('logs', message);
-    if (accepted === undefined) return;
-    const { ref, value, receivedAt } = accepted;
-    const records = logRecords(ref, value, receivedAt);
-    await Promise.all([this.#logs.add(records, records.length), this.#seen(ref, receivedAt)]);
-  }
-
-  async #onEvent(message: BusMessage): Promise<void> {
-    const accepted = await this.#accept('events', message);
-    if (accepted === undefined) return;
-    const { ref, value, receivedAt } = accepted;
+  async #forwardEvent(
+    ref: DeviceRef,
+    event: StoredDeviceEvent['event'],
+    receivedAt: number,
+  ): Promise<void> {
     const stored: StoredDeviceEvent = {
       v: 1,
       device_id: ref.deviceId,
       org_id: ref.orgId,
       fleet_id: ref.fleetId,
       received_at: new Date(receivedAt).toISOString(),
-      event: value,
+      event,
     };
     await Promise.all([
       this.#o.bus.publish(internalTopics.deviceEvent, JSON.stringify(stored), { qos: 1 }),

@@ -1,4 +1,4 @@
-import { type DeviceStateMessage, type DeviceStatesMessage, internalTopics } from '@flock/protocol';
+import { type DeviceStateMessage, internalTopics } from '@flock/protocol';
 import type { Bus } from '../../platform/bus/bus.js';
 import { deviceLiveKeys, reportedFields } from '../../platform/kv/device-live-keys.js';
 import type { KvStore } from '../../platform/kv/kv-store.js';
@@ -9,10 +9,39 @@ import type { DeviceRowUpdate } from './device-rows.js';
 import type { IngesterMetrics } from './ingester-metrics.js';
 import type { Presence } from './presence.js';
 
+/**
+ * A heartbeat waiting for its batch: the message as the device sent it, and
+ * the few fields the ingester reads. The parsed message is not kept, so that
+ * it dies young: thousands of heartbeats wait at once, and keeping whole
+ * object trees alive that long is what makes a garbage collector work.
+ */
 export interface Heartbeat {
   ref: DeviceRef;
-  state: DeviceStateMessage;
+  /** The message's bytes (valid JSON), copied off the socket buffer: stored and announced as they are. */
+  payload: Buffer;
+  sentAt: number;
   receivedAt: number;
+  runningReleaseId: string | null;
+  agentVersion: string;
+  osVersion: string | undefined;
+}
+
+export function heartbeatOf(
+  ref: DeviceRef,
+  state: DeviceStateMessage,
+  payload: Buffer,
+  receivedAt: number,
+): Heartbeat {
+  return {
+    ref,
+    // A slice would keep the whole socket chunk it came from alive.
+    payload: Buffer.from(payload),
+    sentAt: Date.parse(state.sent_at),
+    receivedAt,
+    runningReleaseId: state.running_release_id,
+    agentVersion: state.agent_version,
+    osVersion: state.os_version,
+  };
 }
 
 export interface StateWriterOptions {
@@ -31,18 +60,18 @@ export const reportedStateTtlMs = 30 * 24 * 3600 * 1000;
 
 /** Of one device's heartbeats in a batch, the one it sent last wins; the latest arrival is when it was seen. */
 export function latestPerDevice(heartbeats: readonly Heartbeat[]): Heartbeat[] {
-  const latest = new Map<string, { heartbeat: Heartbeat; sentAt: number; seen: number }>();
+  const latest = new Map<string, Heartbeat>();
   for (const heartbeat of heartbeats) {
-    const sentAt = Date.parse(heartbeat.state.sent_at);
     const known = latest.get(heartbeat.ref.deviceId);
     if (known === undefined) {
-      latest.set(heartbeat.ref.deviceId, { heartbeat, sentAt, seen: heartbeat.receivedAt });
+      latest.set(heartbeat.ref.deviceId, heartbeat);
       continue;
     }
-    known.seen = Math.max(known.seen, heartbeat.receivedAt);
-    if (sentAt >= known.sentAt) Object.assign(known, { heartbeat, sentAt });
+    const seen = Math.max(known.receivedAt, heartbeat.receivedAt);
+    const winner = heartbeat.sentAt >= known.sentAt ? heartbeat : known;
+    latest.set(heartbeat.ref.deviceId, { ...winner, receivedAt: seen });
   }
-  return [...latest.values()].map(({ heartbeat, seen }) => ({ ...heartbeat, receivedAt: seen }));
+  return [...latest.values()];
 }
 
 /**
@@ -56,53 +85,74 @@ export function stateWriter(options: StateWriterOptions) {
     const latest = latestPerDevice(batch);
     const stateWrite = metrics.timed('kv_state', latest.length, () =>
       kv.hsetMany(
-        latest.map(({ ref, state, receivedAt }) => ({
+        latest.map(({ ref, payload, sentAt, receivedAt }) => ({
           key: deviceLiveKeys.reported(ref.deviceId),
           fields: {
-            [reportedFields.state]: JSON.stringify(state),
+            [reportedFields.state]: payload,
             [reportedFields.receivedAt]: new Date(receivedAt).toISOString(),
           },
+          version: { field: reportedFields.sentAt, value: sentAt },
           ttlMs: reportedStateTtlMs,
         })),
       ),
     );
     await presence.seen(
       latest.map(({ ref, receivedAt }) => ({ ref, at: receivedAt })),
-      stateWrite,
+      stateWrite.then(() => undefined),
     );
+    // A heartbeat older than the stored one is acknowledged but not announced.
+    const written = await stateWrite;
     const storedAt = now();
-    for (const { state } of batch) {
-      metrics.lagSeconds.observe(Math.max(0, storedAt - Date.parse(state.sent_at)) / 1000);
+    for (const { sentAt } of batch) {
+      metrics.lagSeconds.observe(Math.max(0, storedAt - sentAt) / 1000);
     }
-    for (const { ref, state, receivedAt } of latest) {
+    for (const { ref, receivedAt, sentAt, runningReleaseId, agentVersion, osVersion } of latest) {
       rows.note(ref.deviceId, {
         lastSeenAt: receivedAt,
-        report: {
-          sentAt: Date.parse(state.sent_at),
-          runningReleaseId: state.running_release_id,
-          agentVersion: state.agent_version,
-          osVersion: state.os_version,
-        },
+        report: { sentAt, runningReleaseId, agentVersion, osVersion },
       });
     }
-    announce(bus, log, latest);
+    announce(
+      bus,
+      log,
+      latest.filter((_, index) => written[index] === true),
+    );
   };
+}
+
+const opening = Buffer.from('{"v":1,"states":[');
+const comma = Buffer.from(',');
+const closing = Buffer.from('}');
+const end = Buffer.from(']}');
+
+/**
+ * A DeviceStatesMessage assembled around the states' bytes as the devices
+ * sent them: serialising each parsed state again would cost more than
+ * storing it.
+ */
+export function statesMessage(heartbeats: readonly Heartbeat[]): Buffer {
+  const parts: Buffer[] = [opening];
+  heartbeats.forEach(({ ref, payload, receivedAt }, index) => {
+    if (index > 0) parts.push(comma);
+    parts.push(
+      Buffer.from(
+        `{"device_id":${JSON.stringify(ref.deviceId)},"org_id":${JSON.stringify(ref.orgId)},` +
+          `"fleet_id":${JSON.stringify(ref.fleetId)},` +
+          `"received_at":"${new Date(receivedAt).toISOString()}","state":`,
+      ),
+      payload,
+      closing,
+    );
+  });
+  parts.push(end);
+  return Buffer.concat(parts);
 }
 
 // QoS 0 and not awaited: the KV store holds the state; this is the change feed.
 function announce(bus: Bus, log: Logger, latest: Heartbeat[]): void {
   for (let i = 0; i < latest.length; i += statesPerAnnouncement) {
-    const message: DeviceStatesMessage = {
-      v: 1,
-      states: latest.slice(i, i + statesPerAnnouncement).map(({ ref, state, receivedAt }) => ({
-        device_id: ref.deviceId,
-        org_id: ref.orgId,
-        fleet_id: ref.fleetId,
-        received_at: new Date(receivedAt).toISOString(),
-        state,
-      })),
-    };
-    bus.publish(internalTopics.deviceState, JSON.stringify(message)).catch((error: unknown) => {
+    const message = statesMessage(latest.slice(i, i + statesPerAnnouncement));
+    bus.publish(internalTopics.deviceState, message).catch((error: unknown) => {
       log.debug({ err: error }, 'cannot announce stored device states');
     });
   }
