@@ -157,6 +157,23 @@ export function ingesterCases(backend: IngesterBackend): void {
       await ingester.stop();
     });
 
+    it.skipIf(backend === 'external')(
+      'hears from the embedded broker when a device disconnects, without waiting for the timeout',
+      async () => {
+        await harness.startIngester();
+        const [device] = await insertDevices(harness.db.database, fleet, 1);
+        const offline = await harness.listen(internalTopics.deviceOffline);
+        const client = await harness.connectDevice!(device!);
+        const topic = `${harness.topicPrefix}devices/${device}/state`;
+        await client.publishAsync(topic, heartbeat(1), { qos: 1 });
+        await waitFor(async () => (await liveStates(harness.kv, [device!]))[0]?.online);
+        await client.endAsync();
+        const gone = await waitFor(() => payloads(offline).find((m) => m.device_id === device));
+        expect(gone).toMatchObject({ reason: 'disconnect' });
+        expect((await liveStates(harness.kv, [device!]))[0]?.online).toBe(false);
+      },
+    );
+
     it('writes telemetry and logs to the time-series tables, which read back downsampled', async () => {
       const ingester = await harness.startIngester();
       const [device] = await insertDevices(harness.db.database, fleet, 1);

@@ -45,9 +45,13 @@ export interface IngesterHarness {
   kv: KvStore;
   /** A bus devices publish through, and tests listen on. */
   bus: Bus;
+  /** What the buses put before every topic on the wire. */
+  topicPrefix: string;
   startIngester(overrides?: Partial<IngesterOptions>): Promise<RunningIngester>;
   /** Stops every ingester started so far: a test that failed half way leaves none behind. */
   stopIngesters(): Promise<void>;
+  /** A device's own MQTT connection, with its id as client id; only into the embedded broker. */
+  connectDevice?(deviceId: string): Promise<MqttClient>;
   /** Records what arrives on `filter` from now on. */
   listen(filter: string): Promise<BusMessage[]>;
   close(): Promise<void>;
@@ -106,7 +110,7 @@ export async function startIngesterHarness(backend: IngesterBackend): Promise<In
   const topicPrefix = `flock-test-${randomBytes(6).toString('hex')}/`;
   const broker: EmbeddedBroker | undefined = external
     ? undefined
-    : await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, log });
+    : await startEmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, log, topicPrefix });
   const buses: Bus[] = [];
   // A bus per ingester, as each would have in its own process.
   const newBus = async (): Promise<Bus> => {
@@ -131,6 +135,7 @@ export async function startIngesterHarness(backend: IngesterBackend): Promise<In
     db,
     kv,
     bus,
+    topicPrefix,
     async startIngester(overrides = {}) {
       const registry = new Registry();
       const ingester = new Ingester({
@@ -170,6 +175,19 @@ export async function startIngesterHarness(backend: IngesterBackend): Promise<In
       ingesters.push(running);
       return running;
     },
+    ...(broker === undefined
+      ? {}
+      : {
+          async connectDevice(deviceId: string) {
+            const client = new MqttClient(() => broker.connect(), {
+              clientId: deviceId,
+              protocolVersion: 4,
+              reconnectPeriod: 0,
+            });
+            await new Promise((resolve) => client.once('connect', resolve));
+            return client;
+          },
+        }),
     async stopIngesters() {
       await Promise.all(ingesters.splice(0).map((running) => running.stop()));
     },

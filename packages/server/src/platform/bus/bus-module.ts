@@ -38,6 +38,10 @@ export const busModule: ModuleDefinition<Bus, { db: Database }> = {
       port: config.mqttPort,
       wsPort: config.mqttWsPort,
       log: log.child({ module: 'bus' }),
+      // A stable id lets the broker keep what it owes this process while it restarts.
+      ...(config.mqttClientId === undefined
+        ? {}
+        : { clientId: config.mqttClientId, persistentGroups: true }),
       access,
       credentials: { username: serviceUsername, password },
     });

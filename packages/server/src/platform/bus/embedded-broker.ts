@@ -7,6 +7,7 @@ import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log/create-logger.js';
 import { type BrokerAccess, inProcessOnly } from './broker-access.js';
 import { BrokerAcl } from './broker-acl.js';
+import { announceDisconnects } from './announce-disconnects.js';
 import { BrokerGuard } from './broker-guard.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 
@@ -41,8 +42,8 @@ export interface EmbeddedBroker {
  * An aedes MQTT 3.1.1 broker inside the process, so a single binary serves
  * devices without an external broker; it listens on TCP and on WebSocket,
  * admits clients and limits their topics through `access`
- * (docs/decisions/0300-broker-authentication.md), and adds the shared
- * subscriptions aedes lacks.
+ * (docs/decisions/0300-broker-authentication.md), adds the shared
+ * subscriptions aedes lacks, and announces connections that end.
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { log } = options;
@@ -56,6 +57,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const aedes = await Aedes.createBroker(guard.hooks(shared.hooks()));
   shared.attach(aedes);
   guard.attach(aedes);
+  const stopAnnouncing = announceDisconnects(aedes, options.topicPrefix ?? '', log);
   // Without a listener an 'error' event (a failing persistence) would throw;
   // aedes's typings leave that event out.
   const emitter: EventEmitter = aedes;
@@ -95,6 +97,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   async function shutdown(): Promise<void> {
     guard.close();
+    stopAnnouncing();
     const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
     const wsClosed = new Promise<void>((resolve) => ws.close(() => resolve()));
     await new Promise<void>((resolve) => aedes.close(() => resolve()));

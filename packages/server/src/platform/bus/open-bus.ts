@@ -17,6 +17,8 @@ export interface OpenBusOptions {
   wsPort: number;
   /** Defaults to a random `flock-…` id; must be unique among the broker's clients. */
   clientId?: string;
+  /** Shared subscription groups keep persistent sessions; only with a `clientId` stable across restarts. */
+  persistentGroups?: boolean;
   log: Logger;
   connectTimeoutMs?: number;
   /** Who the embedded broker admits besides this bus; by default nobody. */
@@ -50,6 +52,7 @@ export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
     clientId,
     log: options.log,
     connectTimeoutMs: options.connectTimeoutMs,
+    persistentGroups: options.clientId !== undefined && options.persistentGroups === true,
   };
   const { url } = options;
   if (url !== undefined) {
