@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { heartbeat, liveStates, testMqttUrl } from '../support/ingester-harness.
 import { createTestDatabase, testDatabaseUrl } from '../support/postgres.js';
 import { testKvUrl, uniquePrefix } from '../support/redis.js';
 import { insertDevices, insertFleet } from '../support/registry-fixtures.js';
-import { startServer } from '../support/server-process.js';
+import { type ServerProcess, startServer } from '../support/server-process.js';
 import { waitFor } from '../support/wait-for.js';
 
 const log = pino({ level: 'silent' });
@@ -40,6 +41,7 @@ describe.skipIf(!testDatabaseUrl() || !testKvUrl() || !testMqttUrl())(
       const clientId = `flock-test-ingester-${randomBytes(4).toString('hex')}`;
       const kv = await RedisKvStore.open({ url: testKvUrl() ?? '', keyPrefix: kvPrefix, log });
       let publisher: MqttClient | undefined;
+      let server: ServerProcess | undefined;
       try {
         const database = await openDatabase({ url: pg.url, dataDir, log });
         await migrateToLatest(database.db, log);
@@ -54,7 +56,7 @@ describe.skipIf(!testDatabaseUrl() || !testKvUrl() || !testMqttUrl())(
           // Stable across the restart: the broker keeps the sessions' messages.
           FLOCK_MQTT_CLIENT_ID: clientId,
         };
-        let server = await startServer(['--target=ingester'], env);
+        server = await startServer(['--target=ingester'], env);
         publisher = await connectAsync(mqttUrl, { clientId: `${clientId}-publisher` });
 
         // Heartbeat n goes to device n, so each one's effect can be checked.
@@ -74,6 +76,7 @@ describe.skipIf(!testDatabaseUrl() || !testKvUrl() || !testMqttUrl())(
         };
         await publish(0, killAfter);
         expect(server.child.kill('SIGKILL')).toBe(true);
+        await once(server.child, 'exit');
         await publish(killAfter, messages);
         const storedWhileDown = (await liveStates(kv, devices)).filter((s) => s.state).length;
         expect(storedWhileDown).toBeLessThan(messages);
@@ -111,6 +114,7 @@ describe.skipIf(!testDatabaseUrl() || !testKvUrl() || !testMqttUrl())(
         expect((await server.stop()).code).toBe(0);
         await database.close();
       } finally {
+        await server?.stop();
         await publisher?.endAsync();
         await endSessions(mqttUrl, clientId).catch(() => undefined);
         const keys: string[] = [];
