@@ -362,7 +362,7 @@ export const settings = {
   },
   ingesterStateConnections: {
     env: ['FLOCK_INGESTER_STATE_CONNECTIONS'],
-    default: 4,
+    default: 16,
     description:
       'MQTT connections per ingester sharing the device state topic; the broker limits unacknowledged messages per connection (Mosquitto: 20)',
     parse: integer(1, 64),
