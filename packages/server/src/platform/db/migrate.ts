@@ -7,6 +7,7 @@ import * as coreApi from './migrations/0003_core_api.js';
 import * as timeseries from './migrations/0004_timeseries.js';
 import * as deviceCommands from './migrations/0005_device_commands.js';
 import * as desiredStates from './migrations/0006_desired_states.js';
+import * as eventStreaming from './migrations/0007_event_streaming.js';
 
 /**
  * Every migration, named so that alphabetical order is the order they run.
@@ -20,6 +21,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0004_timeseries': timeseries,
   '0005_device_commands': deviceCommands,
   '0006_desired_states': desiredStates,
+  '0007_event_streaming': eventStreaming,
 };
 
 export class MigrationError extends Error {

@@ -315,6 +315,74 @@ export interface DeviceCommandsTable {
   detail: string | null;
 }
 
+/** One public event (`@flock/protocol` event catalogue); payload is the whole envelope. */
+export interface EventsTable {
+  seq: ColumnType<string, never, never>;
+  id: string;
+  org_id: string;
+  type: string;
+  fleet_id: string | null;
+  device_id: string | null;
+  occurred_at: ColumnType<Date, Date | string, never>;
+  payload: ColumnType<Record<string, unknown>, string, never>;
+  created_at: CreatedAt;
+}
+
+export type EventSubscriptionStatus = 'active' | 'paused' | 'disabled';
+
+/** A customer's webhook: which events, where to, and the secrets that sign them. */
+export interface EventSubscriptionsTable {
+  id: GeneratedId;
+  org_id: string;
+  description: string | null;
+  url: string;
+  event_types: string[];
+  fleet_id: string | null;
+  device_id: string | null;
+  secret_ciphertext: string;
+  previous_secret_ciphertext: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  status: ColumnType<
+    EventSubscriptionStatus,
+    EventSubscriptionStatus | undefined,
+    EventSubscriptionStatus
+  >;
+  disabled_reason: string | null;
+  consecutive_failures: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type WebhookOutboxState = 'pending' | 'delivered' | 'dead';
+
+/** One event owed to one subscription, until delivered or given up on. */
+export interface WebhookOutboxTable {
+  id: ColumnType<string, never, never>;
+  subscription_id: string;
+  event_seq: BigIntColumn;
+  state: ColumnType<WebhookOutboxState, WebhookOutboxState | undefined, WebhookOutboxState>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  claimed_until: NullableTimestamp;
+  claimed_by: string | null;
+  created_at: CreatedAt;
+}
+
+/** One delivery attempt, as the delivery log shows it. */
+export interface WebhookDeliveriesTable {
+  id: ColumnType<string, never, never>;
+  outbox_id: BigIntColumn;
+  subscription_id: string;
+  event_id: string;
+  attempt: number;
+  attempted_at: ColumnType<Date, Date | string, never>;
+  success: boolean;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
 /** Every table as Kysely sees it; migrations/ creates them, in the same shape. */
 export interface DatabaseSchema {
   installation: InstallationTable;
@@ -337,4 +405,8 @@ export interface DatabaseSchema {
   device_logs: DeviceLogsTable;
   desired_states: DesiredStatesTable;
   device_commands: DeviceCommandsTable;
+  events: EventsTable;
+  event_subscriptions: EventSubscriptionsTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
