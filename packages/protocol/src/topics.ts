@@ -45,3 +45,26 @@ export const internalTopics = {
   /** Something changed what a device should run; the desired-state publisher recomputes it. */
   desiredChanged: 'flock/internal/v1/desired/changed',
 } as const;
+
+const publicEventsRoot = 'flock/events/v1';
+
+/**
+ * Where the events gateway publishes a public event (QoS 1):
+ * `flock/events/v1/{orgId}/{type with '.' as '/'}`, e.g.
+ * `flock/events/v1/<org>/rollout/stage_advanced`.
+ */
+export const publicEventTopic = (orgId: string, type: string): string =>
+  `${publicEventsRoot}/${orgId}/${type.replaceAll('.', '/')}`;
+
+/** Every public event of one org (`flock/events/v1/{orgId}/#`), or of every org (`flock/events/v1/+/#`). */
+export const publicEventsFilter = (orgId?: string): string =>
+  `${publicEventsRoot}/${orgId ?? '+'}/#`;
+
+/** Splits a public event topic into its org and event type; undefined for any other topic. */
+export function parsePublicEventTopic(topic: string): { orgId: string; type: string } | undefined {
+  const parts = topic.split('/');
+  if (parts.length !== 6 || `${parts[0]}/${parts[1]}/${parts[2]}` !== publicEventsRoot)
+    return undefined;
+  if (parts.slice(3).some((part) => part === '')) return undefined;
+  return { orgId: parts[3]!, type: `${parts[4]}.${parts[5]}` };
+}
