@@ -91,6 +91,18 @@ const list: Parser<string[]> = (raw) => {
   return cleaned;
 };
 
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A comma list of durations (`5s,5m,2h`), in milliseconds. */
+const durations: Parser<number[]> = (raw) =>
+  list(raw).map((item) => {
+    const match = /^(\d+)(ms|s|m|h)$/.exec(item);
+    if (match === null) {
+      throw new SettingProblem(`must be durations like 5s, 10m or 2h, got ${JSON.stringify(item)}`);
+    }
+    return Number(match[1]) * durationUnits[match[2]!]!;
+  });
+
 const prefix: Parser<string> = (raw) => {
   const value = text(raw);
   if (/[#+\s]/.test(value)) throw new SettingProblem('must not contain spaces, # or +');
@@ -378,6 +390,41 @@ export const settings = {
     default: 7,
     description: 'Device log lines older than this are deleted',
     parse: integer(1, 3650),
+  },
+  webhooksAllowPrivate: {
+    env: ['FLOCK_WEBHOOKS_ALLOW_PRIVATE'],
+    default: false,
+    description:
+      'Let webhooks reach private, loopback and link-local addresses (tests, closed networks); off: refused as SSRF',
+    parse: boolean,
+  },
+  webhooksTimeoutMs: {
+    env: ['FLOCK_WEBHOOKS_TIMEOUT_MS'],
+    default: 10_000,
+    description:
+      'How long one webhook request may take, response included, before it counts as failed',
+    parse: integer(100, 120_000),
+  },
+  webhooksRetrySchedule: {
+    env: ['FLOCK_WEBHOOKS_RETRY_SCHEDULE'],
+    default: durations('5s,5m,30m,2h,5h,10h,10h'),
+    description:
+      'Waits between the attempts of one webhook (each jittered by ±20%); after the last the event is given up on',
+    parse: durations,
+  },
+  webhooksDisableAfterFailures: {
+    env: ['FLOCK_WEBHOOKS_DISABLE_AFTER_FAILURES'],
+    default: undefined,
+    description:
+      'Consecutive failed attempts after which a subscription is disabled; unset: one whole retry schedule',
+    parse: optionalInteger(1, 100_000),
+  },
+  webhooksConcurrency: {
+    env: ['FLOCK_WEBHOOKS_CONCURRENCY'],
+    default: 256,
+    description:
+      'Webhook requests in flight per events-gateway process (each subscription has at most one)',
+    parse: integer(1, 10_000),
   },
   logLevel: {
     env: ['FLOCK_LOG_LEVEL'],
