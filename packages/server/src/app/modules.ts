@@ -9,7 +9,9 @@ import { type HttpServer, httpModule } from '../platform/http/http-module.js';
 import { kvModule } from '../platform/kv/kv-module.js';
 import type { KvStore } from '../platform/kv/kv-store.js';
 import { apiModule } from '../targets/api/module.js';
+import { eventsGatewayModule } from '../targets/events-gateway/module.js';
 import { ingesterModule } from '../targets/ingester/module.js';
+import { schedulerModule } from '../targets/scheduler/module.js';
 import type { ModuleDefinition } from './module.js';
 
 export interface ModuleExports {
@@ -21,13 +23,20 @@ export interface ModuleExports {
   desired: void;
   api: void;
   ingester: void;
+  scheduler: void;
+  'events-gateway': void;
   all: void;
 }
 
 export type ModuleName = keyof ModuleExports;
 
 /** The targets a user can name with --target; each arrives with the work that builds it. */
-export const targets = ['api', 'ingester'] as const satisfies readonly ModuleName[];
+export const targets = [
+  'api',
+  'ingester',
+  'events-gateway',
+  'scheduler',
+] as const satisfies readonly ModuleName[];
 
 /** The wiring diagram: what each module needs running before it starts. */
 export const dependencies = {
@@ -39,6 +48,8 @@ export const dependencies = {
   desired: ['db', 'kv', 'bus'],
   api: ['http', 'db', 'kv', 'bus', 'blobs'],
   ingester: ['http', 'db', 'kv', 'bus', 'desired'],
+  scheduler: ['http', 'db', 'kv', 'bus', 'desired'],
+  'events-gateway': ['http', 'db', 'kv', 'bus'],
   all: targets,
 } as const satisfies Record<ModuleName, readonly ModuleName[]>;
 
@@ -55,6 +66,8 @@ export const modules: { [N in ModuleName]: ModuleDefinition<ModuleExports[N], De
   desired: desiredModule,
   api: apiModule,
   ingester: ingesterModule,
+  scheduler: schedulerModule,
+  'events-gateway': eventsGatewayModule,
   all: { init: async () => ({ exports: undefined }) },
 };
 

@@ -236,7 +236,8 @@ describe('flock-server command line', () => {
     const result = await runServerCommand(['--list-targets']);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      'api: http, db, kv, bus, blobs\ningester: http, db, kv, bus, desired\nall: api, ingester\n',
+      'api: http, db, kv, bus, blobs\ningester: http, db, kv, bus, desired\n' +
+        'events-gateway: http, db, kv, bus\nall: api, ingester, events-gateway\n',
     );
   });
 });

@@ -1,0 +1,112 @@
+import type {
+  DeviceOfflineMessage,
+  DeviceOnlineMessage,
+  PublicEventType,
+  StoredDeviceEvent,
+} from '@flock/protocol';
+import type { AuditRecord } from './translate-audit.js';
+
+/*
+ * One source message per public event type, shaped exactly as the api, the
+ * ingester and the scheduler write them. The golden test translates each and
+ * compares the result with __golden__/<type>.json.
+ */
+
+const org = '0b6f3c5e-1f43-4c1a-9d6b-3a2f1e0d9c8b';
+const fleet = '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a';
+const device = '6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const release = '7e6d5c4b-3a2f-4e1d-9c8b-7a6f5e4d3c2b';
+const deployment = '8f7e6d5c-4b3a-4f2e-8d1c-0b9a8f7e6d5c';
+const key = '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d';
+const at = '2026-11-22T18:00:00.000Z';
+
+const audit = (
+  action: string,
+  resourceId: string,
+  summary: Record<string, unknown>,
+  actor = { actor_type: 'api_key', actor_id: 'b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d5e' },
+): AuditRecord => ({
+  id: `c0ffee00-0000-4000-8000-${action.length.toString().padStart(12, '0')}`,
+  org_id: org,
+  occurred_at: new Date(at),
+  ...actor,
+  action,
+  resource_id: resourceId,
+  summary,
+});
+
+export const auditFixtures = {
+  'device.registered': audit(
+    'device.registered',
+    device,
+    { fleet_id: fleet, name: 'kiosk-7', provisioning_key: 'fpk_ab12cd', reregistered: false },
+    { actor_type: 'provisioning_key', actor_id: key },
+  ),
+  'device.deregistered': audit('device.deregistered', device, { name: 'kiosk-7', fleet_id: fleet }),
+  'release.created': audit('release.created', release, {
+    fleet_id: fleet,
+    version: 3,
+    semver: '1.4.0',
+    content_hash: 'sha256:' + 'ab'.repeat(32),
+    services: ['web', 'worker'],
+  }),
+  'deployment.created': audit('deployment.created', deployment, {
+    name: 'canary 1.4',
+    fleet_id: fleet,
+    release_id: release,
+    strategy: 'canary',
+    host_command: false,
+  }),
+  'provisioning_key.created': audit('provisioning_key.created', key, {
+    fleet_id: fleet,
+    name: 'factory line 2',
+    prefix: 'fpk_ab12cd',
+    expires_at: '2026-12-22T18:00:00.000Z',
+    max_uses: 500,
+  }),
+  'provisioning_key.revoked': audit('provisioning_key.revoked', key, {
+    fleet_id: fleet,
+    name: 'factory line 2',
+    prefix: 'fpk_ab12cd',
+  }),
+} satisfies Partial<Record<PublicEventType, AuditRecord>>;
+
+export const onlineFixture: DeviceOnlineMessage = {
+  v: 1,
+  device_id: device,
+  org_id: org,
+  fleet_id: fleet,
+  at,
+};
+
+export const offlineFixture: DeviceOfflineMessage = {
+  v: 1,
+  device_id: device,
+  org_id: org,
+  fleet_id: fleet,
+  at,
+  last_seen_at: '2026-11-22T17:58:30.000Z',
+  reason: 'timeout',
+};
+
+const updateResult = (success: boolean): StoredDeviceEvent => ({
+  v: 1,
+  device_id: device,
+  org_id: org,
+  fleet_id: fleet,
+  received_at: at,
+  event: {
+    v: 1,
+    id: success ? 'evt-1' : 'evt-2',
+    occurred_at: '2026-11-22T17:59:59.000Z',
+    type: 'update.result',
+    release_id: release,
+    deployment_id: deployment,
+    success,
+    ...(success ? {} : { error: 'pull failed: manifest unknown' }),
+    duration_ms: 42_000,
+  },
+});
+
+export const updateCompletedFixture = updateResult(true);
+export const updateFailedFixture = updateResult(false);
