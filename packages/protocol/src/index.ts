@@ -46,3 +46,4 @@ export * from './deployments/rollout-stages.js';
 export * from './deployments/check-deployment-plan.js';
 export * from './api/problem.js';
 export * from './api/variables.js';
+export * from './api/event-subscriptions.js';

@@ -9,7 +9,8 @@ export type OrgScopedTable =
   | 'memberships'
   | 'variables'
   | 'releases'
-  | 'deployments';
+  | 'deployments'
+  | 'event_subscriptions';
 
 /** Where a route finds the org it acts in. */
 export type OrgSource =

@@ -349,6 +349,8 @@ export interface EventSubscriptionsTable {
   >;
   disabled_reason: string | null;
   consecutive_failures: ColumnType<number, number | undefined, number>;
+  /** Bumped by every change through the API; the ETag. */
+  revision: ColumnType<number, number | undefined, number>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -20,6 +20,7 @@ const device = { param: 'deviceId', table: 'devices' } as const;
 const release = { param: 'releaseId', table: 'releases' } as const;
 const variable = { param: 'variableId', table: 'variables' } as const;
 const deployment = { param: 'deploymentId', table: 'deployments' } as const;
+const subscription = { param: 'subscriptionId', table: 'event_subscriptions' } as const;
 /** An external broker's auth plugin; it proves itself with FLOCK_BROKER_AUTH_SECRET. */
 const brokerAsks = {
   access: 'public',
@@ -122,6 +123,16 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   'PATCH /v1/variables/:variableId': developer(variable),
   'DELETE /v1/variables/:variableId': developer(variable),
   'GET /v1/devices/:deviceId/environment': viewer(device),
+
+  // Reading needs developer: webhook URLs often carry the receiver's own credentials.
+  'GET /v1/orgs/:orgId/event-subscriptions': developer(inOrg),
+  'POST /v1/orgs/:orgId/event-subscriptions': admin(inOrg),
+  'GET /v1/event-subscriptions/:subscriptionId': developer(subscription),
+  'PATCH /v1/event-subscriptions/:subscriptionId': admin(subscription),
+  'DELETE /v1/event-subscriptions/:subscriptionId': admin(subscription),
+  'POST /v1/event-subscriptions/:subscriptionId/rotate-secret': admin(subscription),
+  'GET /v1/event-subscriptions/:subscriptionId/deliveries': developer(subscription),
+  'POST /v1/event-subscriptions/:subscriptionId/events/:eventId/redeliver': developer(subscription),
 
   'GET /v1/openapi.json': { access: 'public' },
   // Swagger UI's own routes (@fastify/swagger-ui): its page, assets and a copy of the document.

@@ -15,6 +15,10 @@ import { devicePlacementRoutes } from './devices/device-placement-routes.js';
 import { deviceRegistrationRoutes } from './devices/device-registration-routes.js';
 import { deviceRoutes } from './devices/device-routes.js';
 import { deviceUpdateRoutes } from './devices/device-update-routes.js';
+import { eventSubscriptionChangeRoutes } from './event-subscriptions/event-subscription-change-routes.js';
+import { eventSubscriptionRoutes } from './event-subscriptions/event-subscription-routes.js';
+import { subscriptionSecretRoutes } from './event-subscriptions/subscription-secret-routes.js';
+import { webhookDeliveryRoutes } from './event-subscriptions/webhook-delivery-routes.js';
 import { fleetChangeRoutes } from './fleets/fleet-change-routes.js';
 import { fleetRoutes } from './fleets/fleet-routes.js';
 import { installationRoutes } from './installation/installation-routes.js';
@@ -55,5 +59,9 @@ export const routeGroups: readonly RouteGroup[] = [
   deploymentChangeRoutes,
   deploymentPreviewRoutes,
   variableRoutes,
+  eventSubscriptionRoutes,
+  eventSubscriptionChangeRoutes,
+  subscriptionSecretRoutes,
+  webhookDeliveryRoutes,
   openApiRoutes,
 ];

@@ -34,6 +34,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       status text not null default 'active' check (status in ('active', 'paused', 'disabled')),
       disabled_reason text,
       consecutive_failures integer not null default 0,
+      revision integer not null default 1,
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now()
     )`.execute(db);
