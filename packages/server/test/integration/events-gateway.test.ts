@@ -52,7 +52,7 @@ describe.each(apiBackends)('the events gateway on %s', (backend) => {
     waitFor(
       async () => {
         const rows = await storedEvents(orgId, type);
-        return rows.length > 0 && rows;
+        return rows.length > 0 ? rows : undefined;
       },
       { message: `${type} stored` },
     );
