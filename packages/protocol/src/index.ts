@@ -16,6 +16,7 @@ export * from './api/auth.js';
 export * from './api/orgs.js';
 export * from './messages/index.js';
 export * from './events/index.js';
+export * from './webhooks/webhook-headers.js';
 export * from './api/releases.js';
 export * from './compose/compose-file.js';
 export {

@@ -4,6 +4,7 @@ import type { Database } from '../../platform/db/database.js';
 import type { HttpServer } from '../../platform/http/http-module.js';
 import type { KvStore } from '../../platform/kv/kv-store.js';
 import { EventsGateway } from './events-gateway.js';
+import { createWebhookDelivery } from './webhook-delivery.js';
 
 export interface EventsGatewayDeps {
   /** Serves /metrics, /healthz and /readyz; the customer-facing routes are the api's. */
@@ -15,9 +16,18 @@ export interface EventsGatewayDeps {
 
 /** Public events and their webhooks (docs/events.md). */
 export const eventsGatewayModule: ModuleDefinition<void, EventsGatewayDeps> = {
-  async init({ log: rootLog, metrics }, { db, kv, bus }) {
+  async init({ config, log: rootLog, metrics }, { db, kv, bus }) {
     const log = rootLog.child({ module: 'events-gateway' });
     const gateway = new EventsGateway({ db: db.db, kv, bus, log, registry: metrics });
+    const delivery = await createWebhookDelivery({
+      config,
+      database: db,
+      bus,
+      log,
+      registry: metrics,
+    });
+    gateway.pipeline.onRecorded(() => delivery.deliverer.nudge());
+    gateway.parts.push(delivery);
     return {
       exports: undefined,
       async start() {
