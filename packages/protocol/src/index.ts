@@ -41,6 +41,7 @@ export * from './selector/label-selector.js';
 export * from './selector/target-selector.js';
 export * from './api/deployment-plan.js';
 export * from './api/deployments.js';
+export * from './api/rollouts.js';
 export * from './deployments/deployment-plan-problems.js';
 export * from './deployments/normalize-deployment-plan.js';
 export * from './deployments/rollout-stages.js';

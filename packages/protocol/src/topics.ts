@@ -44,6 +44,16 @@ export const internalTopics = {
   clientDisconnected: 'flock/internal/v1/broker/client-disconnected',
   /** Something changed what a device should run; the desired-state publisher recomputes it. */
   desiredChanged: 'flock/internal/v1/desired/changed',
+  /** Rollout state changes, one topic per type (RolloutEventMessage), from the scheduler. */
+  rolloutStarted: 'flock/internal/v1/rollout/started',
+  rolloutStageAdvanced: 'flock/internal/v1/rollout/stage_advanced',
+  rolloutPaused: 'flock/internal/v1/rollout/paused',
+  rolloutCompleted: 'flock/internal/v1/rollout/completed',
+  rolloutFailed: 'flock/internal/v1/rollout/failed',
+  rolloutRolledBack: 'flock/internal/v1/rollout/rolled_back',
+  /** A targeted device's update outcome as the scheduler recorded it (UpdateOutcomeMessage). */
+  updateCompleted: 'flock/internal/v1/update/completed',
+  updateFailed: 'flock/internal/v1/update/failed',
 } as const;
 
 const publicEventsRoot = 'flock/events/v1';

@@ -75,12 +75,72 @@ export const ClientDisconnectedMessage = Type.Object({
 });
 export type ClientDisconnectedMessage = Static<typeof ClientDisconnectedMessage>;
 
+export const rolloutEventTypes = [
+  'rollout.started',
+  'rollout.stage_advanced',
+  'rollout.paused',
+  'rollout.completed',
+  'rollout.failed',
+  'rollout.rolled_back',
+] as const;
+export type RolloutEventType = (typeof rolloutEventTypes)[number];
+
+/**
+ * A rollout changed state; the scheduler publishes it after the change
+ * committed, QoS 1, on the `internalTopics` entry of its type
+ * (`rolloutStarted`, ...). Counts are the rollout's at that moment. `reason`
+ * says why it paused, failed or rolled back; `to_release_id` is where a
+ * rollback sends devices (null: each device's previous release).
+ */
+export const RolloutEventMessage = Type.Object({
+  v: MessageVersion,
+  type: Type.Union(rolloutEventTypes.map((type) => Type.Literal(type))),
+  id: Id,
+  occurred_at: IsoTime,
+  org_id: Id,
+  fleet_id: Id,
+  rollout_id: Id,
+  deployment_id: Id,
+  release_id: Type.Union([Id, Type.Null()]),
+  strategy: Type.String(),
+  targeted: Type.Integer({ minimum: 0 }),
+  updated: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+  stage: Type.Integer({ minimum: -1 }),
+  stage_count: Type.Integer({ minimum: 1 }),
+  /** Share of the eligible devices the current stage reaches, earlier stages included. */
+  percent: Type.Number({ minimum: 0, maximum: 100 }),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  to_release_id: Type.Optional(Type.Union([Id, Type.Null()])),
+});
+export type RolloutEventMessage = Static<typeof RolloutEventMessage>;
+
+/**
+ * A device a rollout targeted reported its update's outcome, as the
+ * scheduler recorded it. `internalTopics.updateCompleted` / `updateFailed`, QoS 1.
+ */
+export const UpdateOutcomeMessage = Type.Object({
+  v: MessageVersion,
+  type: Type.Union([Type.Literal('update.completed'), Type.Literal('update.failed')]),
+  id: Id,
+  occurred_at: IsoTime,
+  ...device,
+  rollout_id: Id,
+  deployment_id: Id,
+  release_id: Id,
+  duration_ms: Type.Integer({ minimum: 0 }),
+  error: Type.Union([Type.String({ maxLength: 4000 }), Type.Null()]),
+});
+export type UpdateOutcomeMessage = Static<typeof UpdateOutcomeMessage>;
+
 export const internalMessageSchemas = {
   deviceStates: DeviceStatesMessage,
   deviceOnline: DeviceOnlineMessage,
   deviceOffline: DeviceOfflineMessage,
   deviceEvent: StoredDeviceEvent,
   clientDisconnected: ClientDisconnectedMessage,
+  rolloutEvent: RolloutEventMessage,
+  updateOutcome: UpdateOutcomeMessage,
 } as const;
 
 export type InternalMessageKind = keyof typeof internalMessageSchemas;

@@ -10,6 +10,7 @@ export type OrgScopedTable =
   | 'variables'
   | 'releases'
   | 'deployments'
+  | 'rollouts'
   | 'event_subscriptions';
 
 /** Where a route finds the org it acts in. */

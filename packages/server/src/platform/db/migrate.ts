@@ -8,6 +8,7 @@ import * as timeseries from './migrations/0004_timeseries.js';
 import * as deviceCommands from './migrations/0005_device_commands.js';
 import * as desiredStates from './migrations/0006_desired_states.js';
 import * as eventStreaming from './migrations/0007_event_streaming.js';
+import * as rollouts from './migrations/0008_rollouts.js';
 
 /**
  * Every migration, named so that alphabetical order is the order they run.
@@ -22,6 +23,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005_device_commands': deviceCommands,
   '0006_desired_states': desiredStates,
   '0007_event_streaming': eventStreaming,
+  '0008_rollouts': rollouts,
 };
 
 export class MigrationError extends Error {

@@ -385,6 +385,104 @@ export interface WebhookDeliveriesTable {
   response_excerpt: string | null;
 }
 
+export type RolloutState =
+  'running' | 'paused' | 'completed' | 'halted' | 'frozen' | 'rolled_back' | 'aborted' | 'failed';
+
+/** Who leads the scheduler, under which term (docs/decisions/0500-scheduler-leadership-and-fencing.md). */
+export interface SchedulerLeadershipTable {
+  id: number;
+  term: BigIntColumn;
+  holder: string;
+  lease_until: Timestamp;
+}
+
+/** A deployment's live execution; written by the scheduler alone. */
+export interface RolloutsTable {
+  id: string;
+  org_id: string;
+  fleet_id: string;
+  deployment_id: string;
+  release_id: string | null;
+  state: RolloutState;
+  reason: string | null;
+  stage: number;
+  stage_count: number;
+  stage_started_at: NullableTimestamp;
+  awaiting_advance: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The scheduler term that last wrote the row. */
+  term: BigIntColumn;
+  assignment_seq: ColumnType<number, number | undefined, number>;
+  targeted: ColumnType<number, number | undefined, number>;
+  downloading: ColumnType<number, number | undefined, number>;
+  installing: ColumnType<number, number | undefined, number>;
+  succeeded: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  held_back: ColumnType<number, number | undefined, number>;
+  planned: ColumnType<number, number | undefined, number>;
+  started_at: Timestamp;
+  updated_at: Timestamp;
+  ended_at: NullableTimestamp;
+}
+
+export type RolloutDeviceStatus =
+  | 'planned'
+  | 'held_back'
+  | 'skipped'
+  | 'targeted'
+  | 'downloading'
+  | 'installing'
+  | 'succeeded'
+  | 'failed';
+
+/** One device a rollout planned, reached, skipped or held back. */
+export interface RolloutDevicesTable {
+  rollout_id: string;
+  device_id: string;
+  stage: number | null;
+  cohort_bucket: number;
+  status: RolloutDeviceStatus;
+  skip_reason: string | null;
+  previous_release_id: string | null;
+  /** What this rollout says the device runs now; null while only planned. */
+  desired_release_id: string | null;
+  updates_paused: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The rollout's assignment that last changed this row; the publisher follows it. */
+  assignment_seq: number | null;
+  error: string | null;
+  targeted_at: NullableTimestamp;
+  reported_at: NullableTimestamp;
+}
+
+export type RolloutIntentAction = 'start' | 'pause' | 'resume' | 'advance' | 'abort' | 'rollback';
+
+/** An operator's request, recorded by the API; the scheduler acts on it. */
+export interface RolloutIntentsTable {
+  id: ColumnType<string, never, never>;
+  org_id: string;
+  deployment_id: string;
+  rollout_id: string;
+  action: RolloutIntentAction;
+  actor_type: string;
+  actor_id: string;
+  created_at: CreatedAt;
+  processed_at: NullableTimestamp;
+  outcome: 'applied' | 'rejected' | null;
+  detail: string | null;
+}
+
+/** One health gate verdict and its inputs. */
+export interface RolloutGateEvaluationsTable {
+  id: ColumnType<string, never, never>;
+  rollout_id: string;
+  stage: number;
+  evaluated_at: Timestamp;
+  verdict: 'pass' | 'fail' | 'wait';
+  inputs: JsonColumn<Record<string, unknown>>;
+  reasons: JsonColumn<string[]>;
+  term: BigIntColumn;
+}
+
 /** Every table as Kysely sees it; migrations/ creates them, in the same shape. */
 export interface DatabaseSchema {
   installation: InstallationTable;
@@ -411,4 +509,9 @@ export interface DatabaseSchema {
   event_subscriptions: EventSubscriptionsTable;
   webhook_outbox: WebhookOutboxTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  scheduler_leadership: SchedulerLeadershipTable;
+  rollouts: RolloutsTable;
+  rollout_devices: RolloutDevicesTable;
+  rollout_intents: RolloutIntentsTable;
+  rollout_gate_evaluations: RolloutGateEvaluationsTable;
 }

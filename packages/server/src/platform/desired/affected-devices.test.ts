@@ -20,6 +20,7 @@ describe('affectedDevices', () => {
       devices: new Set(['d1', 'd2', 'd3']),
       fleets: new Set(['f1', 'f2']),
       removed: new Set(),
+      assignments: [],
     });
   });
 

@@ -12,6 +12,8 @@ export interface AffectedDevices {
   fleets: Set<string>;
   /** Devices gone: their retained state is cleared. */
   removed: Set<string>;
+  /** Rollout assignments: every device a rollout's change `seq` touched. */
+  assignments: { rolloutId: string; seq: number }[];
 }
 
 const stringOf = (value: unknown): string | undefined =>
@@ -24,7 +26,12 @@ const stringOf = (value: unknown): string | undefined =>
  * immutable and reach devices only through a pointer that moves.
  */
 export function affectedDevices(events: readonly DesiredRelevantEvent[]): AffectedDevices {
-  const affected: AffectedDevices = { devices: new Set(), fleets: new Set(), removed: new Set() };
+  const affected: AffectedDevices = {
+    devices: new Set(),
+    fleets: new Set(),
+    removed: new Set(),
+    assignments: [],
+  };
   for (const { action, resource_id: resourceId, summary } of events) {
     if (action === 'device.deregistered') {
       affected.devices.delete(resourceId);
@@ -33,6 +40,11 @@ export function affectedDevices(events: readonly DesiredRelevantEvent[]): Affect
       affected.devices.add(resourceId);
     } else if (action === 'fleet.default_release_moved') {
       affected.fleets.add(resourceId);
+    } else if (action.startsWith('rollout.')) {
+      const rolloutId = stringOf(summary.rollout_id);
+      const seq = summary.assignment_seq;
+      if (rolloutId !== undefined && typeof seq === 'number')
+        affected.assignments.push({ rolloutId, seq });
     } else if (action.startsWith('variable.')) {
       const deviceId = stringOf(summary.device_id);
       const fleetId = stringOf(summary.fleet_id);

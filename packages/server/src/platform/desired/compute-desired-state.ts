@@ -59,9 +59,16 @@ export async function computeDesiredStates(
     .execute();
   if (devices.length === 0) return result;
 
-  // Later a rollout's assignment goes between the pin and the fleet default.
+  const assignments = await rolloutAssignments(
+    db,
+    devices.map((device) => device.id),
+  );
+  // A pin beats a rollout, a rollout beats the fleet default
+  // (docs/decisions/0501-rollout-assignments-in-desired-state.md).
   const releaseOf = (device: (typeof devices)[number]): string | null =>
-    device.version_lock ?? device.default_release_id;
+    device.version_lock ??
+    assignments.get(device.id)?.desired_release_id ??
+    device.default_release_id;
   const releaseIds = [...new Set(devices.map(releaseOf).filter((id) => id !== null))];
   const releases = new Map(
     (releaseIds.length === 0
@@ -106,7 +113,9 @@ export async function computeDesiredStates(
       ...(fleetVariables.get(device.fleet_id) ?? []),
       ...(deviceVariables.get(device.id) ?? []),
     ];
+    const assignment = device.version_lock === null ? assignments.get(device.id) : undefined;
     result.set(device.id, {
+      ...(assignment === undefined ? {} : { deployment_id: assignment.deployment_id }),
       release:
         release === undefined
           ? null
@@ -120,11 +129,40 @@ export async function computeDesiredStates(
       config: {
         heartbeat_interval_seconds: settings.heartbeatIntervalSeconds,
         telemetry_interval_seconds: settings.telemetryIntervalSeconds,
-        updates_paused: device.quarantined_at !== null,
+        updates_paused: device.quarantined_at !== null || assignment?.updates_paused === true,
       },
     });
   }
   return result;
+}
+
+/**
+ * Each device's newest rollout assignment: what the last rollout that
+ * reached it says it runs now (its release, or after a revert what it ran
+ * before).
+ */
+async function rolloutAssignments(
+  db: Db,
+  deviceIds: readonly string[],
+): Promise<
+  Map<string, { desired_release_id: string | null; deployment_id: string; updates_paused: boolean }>
+> {
+  const rows = await db
+    .selectFrom('rollout_devices')
+    .innerJoin('rollouts', 'rollouts.id', 'rollout_devices.rollout_id')
+    .distinctOn('rollout_devices.device_id')
+    .select([
+      'rollout_devices.device_id',
+      'rollout_devices.desired_release_id',
+      'rollout_devices.updates_paused',
+      'rollouts.deployment_id',
+    ])
+    .where('rollout_devices.device_id', 'in', [...deviceIds])
+    .where('rollout_devices.assignment_seq', 'is not', null)
+    .orderBy('rollout_devices.device_id')
+    .orderBy('rollout_devices.targeted_at', 'desc')
+    .execute();
+  return new Map(rows.map((row) => [row.device_id, row]));
 }
 
 /** Per service of the release or named by a variable; unscoped variables reach every one. */

@@ -130,6 +130,29 @@ export class DesiredStatePublisher {
       await this.checkLease();
       await publishDesiredStates(this.options, devices.slice(i, i + size));
     }
+    for (const { rolloutId, seq } of affected.assignments) {
+      let after = '';
+      for (;;) {
+        signal?.throwIfAborted();
+        await this.checkLease();
+        const rows = await db
+          .selectFrom('rollout_devices')
+          .select('device_id')
+          .where('rollout_id', '=', rolloutId)
+          .where('assignment_seq', '=', seq)
+          .$if(after !== '', (query) => query.where('device_id', '>', after))
+          .orderBy('device_id')
+          .limit(size)
+          .execute();
+        if (rows.length === 0) break;
+        await publishDesiredStates(
+          this.options,
+          rows.map((row) => row.device_id),
+        );
+        if (rows.length < size) break;
+        after = rows.at(-1)!.device_id;
+      }
+    }
     for (const fleetId of affected.fleets) {
       let after = '';
       for (;;) {

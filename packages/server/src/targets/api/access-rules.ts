@@ -20,6 +20,7 @@ const device = { param: 'deviceId', table: 'devices' } as const;
 const release = { param: 'releaseId', table: 'releases' } as const;
 const variable = { param: 'variableId', table: 'variables' } as const;
 const deployment = { param: 'deploymentId', table: 'deployments' } as const;
+const rollout = { param: 'rolloutId', table: 'rollouts' } as const;
 const subscription = { param: 'subscriptionId', table: 'event_subscriptions' } as const;
 /** An external broker's auth plugin; it proves itself with FLOCK_BROKER_AUTH_SECRET. */
 const brokerAsks = {
@@ -115,6 +116,14 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
     audit: false,
     why: 'a dry run reads the fleet and writes nothing',
   },
+  'POST /v1/deployments/:deploymentId/start': developer(deployment),
+  'GET /v1/rollouts/:rolloutId': viewer(rollout),
+  'GET /v1/rollouts/:rolloutId/devices/:deviceId': viewer(rollout),
+  'POST /v1/rollouts/:rolloutId/pause': developer(rollout),
+  'POST /v1/rollouts/:rolloutId/resume': developer(rollout),
+  'POST /v1/rollouts/:rolloutId/advance': developer(rollout),
+  'POST /v1/rollouts/:rolloutId/abort': developer(rollout),
+  'POST /v1/rollouts/:rolloutId/rollback': developer(rollout),
 
   'GET /v1/fleets/:fleetId/variables': viewer(fleet),
   'POST /v1/fleets/:fleetId/variables': developer(fleet),

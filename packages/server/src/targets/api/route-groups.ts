@@ -29,6 +29,8 @@ import { provisioningKeyRoutes } from './provisioning/provisioning-key-routes.js
 import { defaultReleaseRoutes } from './releases/default-release-routes.js';
 import { releaseLifecycleRoutes } from './releases/release-lifecycle-routes.js';
 import { releaseRoutes } from './releases/release-routes.js';
+import { rolloutControlRoutes } from './rollouts/rollout-control-routes.js';
+import { rolloutReadRoutes } from './rollouts/rollout-read-routes.js';
 import { variableRoutes } from './variables/variable-routes.js';
 
 /** Every route group of the API, in registration order. */
@@ -58,6 +60,8 @@ export const routeGroups: readonly RouteGroup[] = [
   deploymentRoutes,
   deploymentChangeRoutes,
   deploymentPreviewRoutes,
+  rolloutControlRoutes,
+  rolloutReadRoutes,
   variableRoutes,
   eventSubscriptionRoutes,
   eventSubscriptionChangeRoutes,

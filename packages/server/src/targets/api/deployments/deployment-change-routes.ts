@@ -51,6 +51,18 @@ async function lockForChange(
       `its rollout started at ${row.started_at.toISOString()}, which fixes the plan; create a new deployment instead`,
     );
   }
+  const start = await tx
+    .selectFrom('rollout_intents')
+    .select('created_at')
+    .where('deployment_id', '=', deploymentId)
+    .where('action', '=', 'start')
+    .executeTakeFirst();
+  if (start !== undefined) {
+    throw new HttpProblem(
+      'conflict',
+      `its rollout was started at ${start.created_at.toISOString()}, which fixes the plan; create a new deployment instead`,
+    );
+  }
   if (expected !== undefined && expected !== row.revision) throw staleRevision();
   return row;
 }

@@ -1,0 +1,84 @@
+import type { DeviceStateMessage, StoredDeviceEvent } from '@flock/protocol';
+import type { RolloutDeviceStatus } from '../../platform/db/schema.js';
+
+/** What a device said about an update, from an event or a heartbeat. */
+export type DeviceReport =
+  | { kind: 'progress'; releaseId: string; status: 'downloading' | 'installing'; at: Date }
+  | {
+      kind: 'result';
+      releaseId: string;
+      success: boolean;
+      error: string | null;
+      durationMs: number;
+      at: Date;
+    }
+  | {
+      kind: 'state';
+      runningReleaseId: string | null;
+      update: DeviceStateMessage['update'];
+      at: Date;
+    };
+
+/** The report in a device event, if it is about an update. */
+export function reportOfEvent(stored: StoredDeviceEvent): DeviceReport | undefined {
+  const { event } = stored;
+  const at = new Date(stored.received_at);
+  if (event.type === 'update.progress')
+    return { kind: 'progress', releaseId: event.release_id, status: event.status, at };
+  if (event.type === 'update.result')
+    return {
+      kind: 'result',
+      releaseId: event.release_id,
+      success: event.success,
+      error: event.error ?? null,
+      durationMs: event.duration_ms,
+      at,
+    };
+  return undefined;
+}
+
+const reached = new Set<RolloutDeviceStatus>([
+  'targeted',
+  'downloading',
+  'installing',
+  'succeeded',
+  'failed',
+]);
+
+/**
+ * A reached device's status after a report about the release the rollout
+ * gave it; undefined when the report changes nothing. Heartbeats repeat the
+ * device's state, so a report lost while no scheduler led is made good by
+ * the next heartbeat. A success is final: a device that runs the release
+ * stays counted as updated.
+ */
+export function nextStatus(
+  current: RolloutDeviceStatus,
+  desiredReleaseId: string,
+  report: DeviceReport,
+): { status: RolloutDeviceStatus; error: string | null } | undefined {
+  if (!reached.has(current) || current === 'succeeded') return undefined;
+  let next: { status: RolloutDeviceStatus; error: string | null } | undefined;
+  switch (report.kind) {
+    case 'progress':
+      if (report.releaseId === desiredReleaseId && current !== 'failed')
+        next = { status: report.status, error: null };
+      break;
+    case 'result':
+      if (report.releaseId === desiredReleaseId)
+        next = report.success
+          ? { status: 'succeeded', error: null }
+          : { status: 'failed', error: report.error };
+      break;
+    case 'state':
+      if (report.runningReleaseId === desiredReleaseId) next = { status: 'succeeded', error: null };
+      else if (report.update?.release_id === desiredReleaseId) {
+        const { status } = report.update;
+        if (status === 'failed') next = { status: 'failed', error: report.update.error ?? null };
+        else if ((status === 'downloading' || status === 'installing') && current !== 'failed')
+          next = { status, error: null };
+      }
+      break;
+  }
+  return next === undefined || (next.status === current && next.error === null) ? undefined : next;
+}

@@ -1,0 +1,152 @@
+import { sql } from 'kysely';
+import type { Tx } from '../../platform/db/database.js';
+import type { RolloutDeviceStatus } from '../../platform/db/schema.js';
+import { recordAuditEvent } from '../../platform/audit/audit-log.js';
+import type { AuditEvent } from '../../platform/audit/audit-event.js';
+import type { PlannedDevice } from '../../platform/rollouts/plan-rollout-devices.js';
+import type { RolloutRow } from './rollout-events.js';
+
+/** Statuses of a device the rollout reached. */
+export const reachedStatuses = [
+  'targeted',
+  'downloading',
+  'installing',
+  'succeeded',
+  'failed',
+] as const satisfies readonly RolloutDeviceStatus[];
+
+const insertBatch = 1_000;
+
+/** Adds devices the rollout has not seen yet; a device it knows keeps its row. */
+export async function insertPlannedDevices(
+  tx: Tx,
+  rolloutId: string,
+  planned: readonly PlannedDevice[],
+): Promise<void> {
+  for (let i = 0; i < planned.length; i += insertBatch) {
+    await tx
+      .insertInto('rollout_devices')
+      .values(
+        planned.slice(i, i + insertBatch).map((device) => ({
+          rollout_id: rolloutId,
+          device_id: device.id,
+          stage: device.stage,
+          cohort_bucket: device.bucket,
+          status: device.status,
+          skip_reason: device.skip_reason,
+        })),
+      )
+      .onConflict((conflict) => conflict.columns(['rollout_id', 'device_id']).doNothing())
+      .execute();
+  }
+}
+
+/**
+ * Points every planned device of stages up to `stage` at the release under
+ * assignment `seq`, remembering what each ran before for a revert.
+ */
+export async function targetDevices(
+  tx: Tx,
+  rollout: RolloutRow,
+  stage: number,
+  seq: number,
+  now: Date,
+): Promise<number> {
+  const result = await sql`
+    update rollout_devices rd
+    set status = 'targeted', desired_release_id = ${rollout.release_id},
+        previous_release_id = coalesce(d.running_release_id, f.default_release_id),
+        assignment_seq = ${seq}, targeted_at = ${now}
+    from devices d join fleets f on f.id = d.fleet_id
+    where rd.rollout_id = ${rollout.id} and rd.status = 'planned' and rd.stage <= ${stage}
+      and d.id = rd.device_id`.execute(tx);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/** Moves every reached device's pointer back: to `toReleaseId`, or to what each ran before. */
+export async function revertDevices(
+  tx: Tx,
+  rolloutId: string,
+  toReleaseId: string | null,
+  seq: number,
+): Promise<number> {
+  const result = await tx
+    .updateTable('rollout_devices')
+    .set((eb) => ({
+      desired_release_id:
+        toReleaseId === null ? eb.ref('previous_release_id') : eb.val(toReleaseId),
+      assignment_seq: seq,
+    }))
+    .where('rollout_id', '=', rolloutId)
+    .where('status', 'in', reachedStatuses)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Pauses the updates of reached devices that have not finished. */
+export async function freezeDevices(tx: Tx, rolloutId: string, seq: number): Promise<number> {
+  const result = await tx
+    .updateTable('rollout_devices')
+    .set({ updates_paused: true, assignment_seq: seq })
+    .where('rollout_id', '=', rolloutId)
+    .where('status', 'in', ['targeted', 'downloading', 'installing', 'failed'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export interface RolloutCountsRow {
+  planned: number;
+  targeted: number;
+  downloading: number;
+  installing: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  held_back: number;
+}
+
+/** Counts the rollout's devices by status and stores them on the rollout row. */
+export async function recount(tx: Tx, rolloutId: string): Promise<RolloutCountsRow> {
+  const rows = await tx
+    .selectFrom('rollout_devices')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('count')])
+    .where('rollout_id', '=', rolloutId)
+    .groupBy('status')
+    .execute();
+  const by = new Map(rows.map((row) => [row.status, Number(row.count)]));
+  const of = (status: RolloutDeviceStatus) => by.get(status) ?? 0;
+  const counts: RolloutCountsRow = {
+    planned: of('planned'),
+    targeted: reachedStatuses.reduce((sum, status) => sum + of(status), 0),
+    downloading: of('downloading'),
+    installing: of('installing'),
+    succeeded: of('succeeded'),
+    failed: of('failed'),
+    skipped: of('skipped'),
+    held_back: of('held_back'),
+  };
+  await tx.updateTable('rollouts').set(counts).where('id', '=', rolloutId).execute();
+  return counts;
+}
+
+/**
+ * Records the scheduler's change in the org's audit log, in the change's
+ * transaction; the desired-state publisher follows the log, and recomputes
+ * the devices of `assignment_seq` when the summary names one.
+ */
+export function auditRolloutChange(
+  tx: Tx,
+  rollout: RolloutRow,
+  holder: string,
+  action: string,
+  summary: Record<string, unknown>,
+): Promise<AuditEvent> {
+  return recordAuditEvent(tx, {
+    orgId: rollout.org_id,
+    actor: { type: 'scheduler', id: holder },
+    action,
+    resourceType: 'rollout',
+    resourceId: rollout.id,
+    summary: { rollout_id: rollout.id, deployment_id: rollout.deployment_id, ...summary },
+  });
+}
