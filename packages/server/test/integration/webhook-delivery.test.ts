@@ -1,9 +1,13 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { webhookHeaders } from '@flock/protocol';
+import { pino } from 'pino';
+import type { Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/platform/db/open-database.js';
 import { generateSigningSecret } from '../../src/platform/webhooks/signing-secret.js';
 import { claimDueOutboxRows } from '../../src/targets/events-gateway/outbox-claims.js';
 import type { WebhookDeliverer } from '../../src/targets/events-gateway/webhook-deliverer.js';
@@ -202,6 +206,54 @@ describe.each(databaseBackends)('webhook delivery on %s', (backend) => {
       first!.id,
       second!.id,
     ]);
+  });
+
+  it('shares the outbox between two deliverers without sending any attempt twice', async () => {
+    const subscriptions = 8;
+    for (let n = 0; n < subscriptions; n += 1) {
+      await insertSubscription(test.database, orgId, `${receiver.url}?s=${n}`);
+    }
+    // Some answers fail, so that retries (new attempts) mix with first attempts.
+    let answered = 0;
+    receiver.answer = () => (++answered % 5 === 0 ? 503 : 204);
+    const events = await recordOnlineEvents(test.database, orgId, 40);
+    // A second connection pool on PostgreSQL, as a second gateway has; PGlite has one.
+    const second =
+      test.url === undefined
+        ? test.database
+        : await openDatabase({ url: test.url, dataDir: tmpdir(), log: pino({ level: 'silent' }) });
+    try {
+      const one = await startDeliverer({ concurrency: 3 });
+      const made = testDeliverer(second, { concurrency: 3 });
+      running.push(made.deliverer);
+      await made.deliverer.start();
+
+      await waitFor(() => receiver.accepted.length >= subscriptions * events.length, {
+        timeoutMs: 30_000,
+        message: 'every event at every subscription',
+      });
+      const keys = receiver.received.map(
+        (w) => `${w.path} ${w.headers['webhook-id']} ${w.headers[webhookHeaders.attempt]}`,
+      );
+      expect(new Set(keys).size).toBe(keys.length);
+      for (let n = 0; n < subscriptions; n += 1) {
+        const accepted = receiver.accepted.filter((w) => w.path.endsWith(`?s=${n}`));
+        expect(accepted.map((w) => w.headers['webhook-id'])).toEqual(events.map((e) => e.id));
+      }
+      const attempts = async (registry: Registry) =>
+        (await registry.getSingleMetric('flock_webhook_attempts_total')!.get()).values.reduce(
+          (sum, value) => sum + value.value,
+          0,
+        );
+      expect(await attempts(one.registry)).toBeGreaterThan(0);
+      expect(await attempts(made.registry)).toBeGreaterThan(0);
+      expect((await attempts(one.registry)) + (await attempts(made.registry))).toBe(
+        receiver.received.length,
+      );
+    } finally {
+      for (const deliverer of running.splice(0)) await deliverer.stop();
+      if (second !== test.database) await second.close();
+    }
   });
 
   it('refuses loopback receivers unless private targets are allowed, and never connects', async () => {
