@@ -205,7 +205,7 @@ describe('flock-server command line', () => {
     const result = await runServerCommand(['--target=api,delta']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(
-      "unknown target 'delta'; valid targets are: api, ingester, all",
+      "unknown target 'delta'; valid targets are: api, ingester, events-gateway, scheduler, all",
     );
   });
 
@@ -237,7 +237,8 @@ describe('flock-server command line', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
       'api: http, db, kv, bus, blobs\ningester: http, db, kv, bus, desired\n' +
-        'events-gateway: http, db, kv, bus\nall: api, ingester, events-gateway\n',
+        'events-gateway: http, db, kv, bus\nscheduler: http, db, kv, bus, desired\n' +
+        'all: api, ingester, events-gateway, scheduler\n',
     );
   });
 });
