@@ -16,7 +16,9 @@ import { RetrySchedule } from '../../src/targets/events-gateway/retry-schedule.j
 import { WebhookDeliverer } from '../../src/targets/events-gateway/webhook-deliverer.js';
 import { WebhookSender } from '../../src/targets/events-gateway/webhook-sender.js';
 
-export const testBox = new SecretBox(randomBytes(32));
+/** The secret key the fixtures seal with; a server process gets it as FLOCK_SECRET_KEY. */
+export const testSecretKey = randomBytes(32);
+export const testBox = new SecretBox(testSecretKey);
 
 export interface TestSubscription {
   id: string;

@@ -24,6 +24,8 @@ export class WebhookReceiver {
   answer: (
     webhook: Omit<ReceivedWebhook, 'status' | 'receivedAt'>,
   ) => number | { status: number; body: string } = () => 204;
+  /** How long each answer takes. */
+  delayMs = 0;
   private server: Server;
   private port = 0;
 
@@ -75,14 +77,18 @@ export class WebhookReceiver {
         const answer = this.answer({ path, headers, body });
         const status = typeof answer === 'number' ? answer : answer.status;
         this.received.push({ path, headers, body, status, receivedAt: Date.now() });
-        res.writeHead(status, { 'content-type': 'text/plain' });
-        res.end(
-          typeof answer === 'number'
-            ? status >= 300
-              ? `receiver says ${status}`
-              : ''
-            : answer.body,
-        );
+        const reply = () => {
+          res.writeHead(status, { 'content-type': 'text/plain' });
+          res.end(
+            typeof answer === 'number'
+              ? status >= 300
+                ? `receiver says ${status}`
+                : ''
+              : answer.body,
+          );
+        };
+        if (this.delayMs > 0) setTimeout(reply, this.delayMs);
+        else reply();
       });
     });
   }
