@@ -31,7 +31,8 @@ const log = pino({ level: 'silent' });
 
 /** Ends the group sessions the gateway left at the broker, as a clean connection does. */
 async function endSessions(url: string, clientId: string): Promise<void> {
-  for (const group of ['events-gateway-presence-1', 'events-gateway-device-events-1']) {
+  const groups = ['presence-1', 'device-events-1', 'rollouts-1'];
+  for (const group of groups.map((suffix) => `events-gateway-${suffix}`)) {
     const client = await connectAsync(url, { clientId: `${clientId}-${group}`, clean: true });
     await client.endAsync();
   }

@@ -4,6 +4,7 @@ import {
   internalTopics,
   parsePublicEventTopic,
   type PublicEvent,
+  type RolloutEventMessage,
   publicEventProblem,
   publicEventsFilter,
   type StoredDeviceEvent,
@@ -206,6 +207,43 @@ describe.each(apiBackends)('the events gateway on %s', (backend) => {
       device_id: deviceX,
       data: { error: 'no space left on device', deployment_id: null, duration_ms: 1200 },
     });
+  });
+
+  it("makes the scheduler's rollout messages public, except a pause", async () => {
+    const message = (type: RolloutEventMessage['type']): RolloutEventMessage => ({
+      v: 1,
+      type,
+      id: randomUUID(),
+      occurred_at: new Date().toISOString(),
+      org_id: orgA,
+      fleet_id: fleetA2,
+      rollout_id: randomUUID(),
+      deployment_id: randomUUID(),
+      release_id: null,
+      strategy: 'canary',
+      targeted: 10,
+      updated: 0,
+      failed: 0,
+      stage: 0,
+      stage_count: 2,
+      percent: 10,
+      reason: null,
+    });
+    const { bus } = api.services;
+    await bus.publish(internalTopics.rolloutPaused, JSON.stringify(message('rollout.paused')), {
+      qos: 1,
+    });
+    await bus.publish(internalTopics.rolloutStarted, JSON.stringify(message('rollout.started')), {
+      qos: 1,
+    });
+    const [started] = await eventsStored(orgA, 'rollout.started');
+    expect(started!.payload).toMatchObject({
+      fleet_id: fleetA2,
+      data: { strategy: 'canary', targeted: 10 },
+    });
+    expect(await storedEvents(orgA, 'rollout.paused')).toEqual([]);
+    const counts = await outboxCounts(api.database.db, [subs.rollouts!, subs.otherFleet!]);
+    expect(counts).toEqual({ [subs.rollouts!]: 1, [subs.otherFleet!]: 1 });
   });
 
   it('stores nothing twice when the audit log is replayed from the start', async () => {

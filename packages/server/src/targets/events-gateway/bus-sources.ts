@@ -11,6 +11,7 @@ import type { Logger } from '../../platform/log/create-logger.js';
 import { CoalescingWriter } from './coalescing-writer.js';
 import type { EventPipeline } from './event-pipeline.js';
 import type { EventSource, GatewayMetrics } from './gateway-metrics.js';
+import { translateRollout } from './translate-rollout.js';
 import {
   translateDeviceEvent,
   translateDeviceOffline,
@@ -57,6 +58,19 @@ export const busSources: readonly AnyBusSource[] = [
     group: 'events-gateway-device-events',
     translate: translateDeviceEvent,
   },
+  ...[
+    internalTopics.rolloutStarted,
+    internalTopics.rolloutStageAdvanced,
+    internalTopics.rolloutCompleted,
+    internalTopics.rolloutFailed,
+    internalTopics.rolloutRolledBack,
+  ].map((topic) => ({
+    topic,
+    kind: 'rolloutEvent' as const,
+    source: 'rollout' as const,
+    group: 'events-gateway-rollouts',
+    translate: translateRollout,
+  })),
 ];
 
 export interface BusTranslatorOptions {

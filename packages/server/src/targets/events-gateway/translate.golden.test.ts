@@ -1,8 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type PublicEvent, publicEventProblem } from '@flock/protocol';
+import { type PublicEvent, publicEventProblem, publicEventTypes } from '@flock/protocol';
 import { describe, expect, it } from 'vitest';
 import { translateAudit } from './translate-audit.js';
+import { translateRollout } from './translate-rollout.js';
 import {
   translateDeviceEvent,
   translateDeviceOffline,
@@ -12,6 +13,7 @@ import {
   auditFixtures,
   offlineFixture,
   onlineFixture,
+  rolloutFixtures,
   updateCompletedFixture,
   updateFailedFixture,
 } from './translation-fixtures.js';
@@ -31,6 +33,9 @@ const translated: Record<string, PublicEvent | undefined> = {
   'device.offline': translateDeviceOffline(offlineFixture),
   'update.completed': translateDeviceEvent(updateCompletedFixture),
   'update.failed': translateDeviceEvent(updateFailedFixture),
+  ...Object.fromEntries(
+    Object.entries(rolloutFixtures).map(([type, message]) => [type, translateRollout(message)]),
+  ),
 };
 
 describe('public event payloads', () => {
@@ -41,6 +46,10 @@ describe('public event payloads', () => {
     expect(publicEventProblem(event)).toBeUndefined();
     // Key order too: the JSON customers see is the JSON pinned.
     expect(JSON.stringify(event, null, 2)).toBe(JSON.stringify(golden, null, 2));
+  });
+
+  it('covers the whole catalogue', () => {
+    expect(Object.keys(translated).sort()).toEqual([...publicEventTypes].sort());
   });
 
   it('has a golden file for each translated type and no other', async () => {

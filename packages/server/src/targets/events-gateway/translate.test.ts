@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { publicEventProblem } from '@flock/protocol';
 import { translateAudit } from './translate-audit.js';
 import { translateDeviceEvent, translateDeviceOnline } from './translate-device.js';
-import { auditFixtures, onlineFixture, updateCompletedFixture } from './translation-fixtures.js';
+import { translateRollout } from './translate-rollout.js';
+import {
+  auditFixtures,
+  onlineFixture,
+  rolloutPausedFixture,
+  updateCompletedFixture,
+} from './translation-fixtures.js';
 
 describe('translating audit events', () => {
   it('leaves actions that are not public events alone', () => {
@@ -59,5 +65,11 @@ describe('translating device messages', () => {
     };
     expect(translateDeviceEvent(progress)).toBeUndefined();
     expect(translateDeviceEvent(updateCompletedFixture)?.type).toBe('update.completed');
+  });
+});
+
+describe('translating rollout messages', () => {
+  it('keeps a paused rollout internal', () => {
+    expect(translateRollout(rolloutPausedFixture)).toBeUndefined();
   });
 });

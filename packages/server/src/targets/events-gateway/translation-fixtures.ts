@@ -2,6 +2,8 @@ import type {
   DeviceOfflineMessage,
   DeviceOnlineMessage,
   PublicEventType,
+  RolloutEventMessage,
+  RolloutEventType,
   StoredDeviceEvent,
 } from '@flock/protocol';
 import type { AuditRecord } from './translate-audit.js';
@@ -110,3 +112,51 @@ const updateResult = (success: boolean): StoredDeviceEvent => ({
 
 export const updateCompletedFixture = updateResult(true);
 export const updateFailedFixture = updateResult(false);
+
+const rollout = (
+  type: RolloutEventType,
+  fields: Partial<RolloutEventMessage> = {},
+): RolloutEventMessage => ({
+  v: 1,
+  type,
+  id: `d0d0d0d0-0000-4000-8000-${type.length.toString().padStart(12, '0')}`,
+  occurred_at: at,
+  org_id: org,
+  fleet_id: fleet,
+  rollout_id: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
+  deployment_id: deployment,
+  release_id: release,
+  strategy: 'progressive',
+  targeted: 40,
+  updated: 38,
+  failed: 1,
+  stage: 1,
+  stage_count: 3,
+  percent: 50,
+  reason: null,
+  ...fields,
+});
+
+export const rolloutFixtures = {
+  'rollout.started': rollout('rollout.started', {
+    stage: -1,
+    percent: 0,
+    targeted: 0,
+    updated: 0,
+    failed: 0,
+  }),
+  'rollout.stage_advanced': rollout('rollout.stage_advanced'),
+  'rollout.completed': rollout('rollout.completed', {
+    stage: 2,
+    percent: 100,
+    updated: 79,
+    targeted: 80,
+  }),
+  'rollout.failed': rollout('rollout.failed', { reason: 'failure rate 0.25 above 0.2' }),
+  'rollout.rolled_back': rollout('rollout.rolled_back', {
+    reason: 'operator asked',
+    to_release_id: '3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9',
+  }),
+} satisfies Partial<Record<PublicEventType, RolloutEventMessage>>;
+
+export const rolloutPausedFixture = rollout('rollout.paused', { reason: 'operator asked' });
