@@ -11,7 +11,7 @@ interface Waiting {
 
 export interface CoalescingWriterOptions {
   source: EventSource;
-  pipeline: EventPipeline;
+  pipeline: Pick<EventPipeline, 'commit'>;
   metrics: GatewayMetrics;
   log: Logger;
   signal: AbortSignal;
