@@ -49,3 +49,4 @@ export * from './deployments/check-deployment-plan.js';
 export * from './api/problem.js';
 export * from './api/variables.js';
 export * from './api/event-subscriptions.js';
+export * from './api/event-stream.js';

@@ -426,6 +426,20 @@ export const settings = {
       'Webhook requests in flight per events-gateway process (each subscription has at most one)',
     parse: integer(1, 10_000),
   },
+  eventsRetentionHours: {
+    env: ['FLOCK_EVENTS_RETENTION_HOURS'],
+    default: 24,
+    description:
+      'Public events older than this are deleted (unless a webhook still owes them); the WebSocket stream resumes within it',
+    parse: integer(1, 8760),
+  },
+  eventStreamPingSeconds: {
+    env: ['FLOCK_EVENT_STREAM_PING_SECONDS'],
+    default: 30,
+    description:
+      'Seconds between pings on an event stream WebSocket; one unanswered ping closes it',
+    parse: integer(1, 3600),
+  },
   logLevel: {
     env: ['FLOCK_LOG_LEVEL'],
     flag: '--log-level <level>',

@@ -8,6 +8,7 @@ import { AuthenticationError, type Authenticator } from '../../platform/auth/aut
 import type { Db } from '../../platform/db/database.js';
 import { HttpProblem } from '../../platform/http/problem.js';
 import type { Registry } from '../../platform/metrics/create-metrics.js';
+import { webSocketBearer } from './websocket-bearer.js';
 
 export interface RequestAuth {
   actor?: Actor;
@@ -34,7 +35,7 @@ export function ruleKey(method: string, url: string): string {
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header === undefined) return undefined;
+  if (header === undefined) return webSocketBearer(request.headers);
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (match === null) {
     throw new HttpProblem(

@@ -142,6 +142,7 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   'POST /v1/event-subscriptions/:subscriptionId/rotate-secret': admin(subscription),
   'GET /v1/event-subscriptions/:subscriptionId/deliveries': developer(subscription),
   'POST /v1/event-subscriptions/:subscriptionId/events/:eventId/redeliver': developer(subscription),
+  'GET /v1/orgs/:orgId/events/stream': viewer(inOrg),
 
   'GET /v1/openapi.json': { access: 'public' },
   // Swagger UI's own routes (@fastify/swagger-ui): its page, assets and a copy of the document.

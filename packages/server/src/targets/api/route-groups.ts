@@ -15,6 +15,7 @@ import { devicePlacementRoutes } from './devices/device-placement-routes.js';
 import { deviceRegistrationRoutes } from './devices/device-registration-routes.js';
 import { deviceRoutes } from './devices/device-routes.js';
 import { deviceUpdateRoutes } from './devices/device-update-routes.js';
+import { eventStreamRoutes } from './event-stream/event-stream-routes.js';
 import { eventSubscriptionChangeRoutes } from './event-subscriptions/event-subscription-change-routes.js';
 import { eventSubscriptionRoutes } from './event-subscriptions/event-subscription-routes.js';
 import { subscriptionSecretRoutes } from './event-subscriptions/subscription-secret-routes.js';
@@ -67,5 +68,6 @@ export const routeGroups: readonly RouteGroup[] = [
   eventSubscriptionChangeRoutes,
   subscriptionSecretRoutes,
   webhookDeliveryRoutes,
+  eventStreamRoutes,
   openApiRoutes,
 ];
