@@ -12,6 +12,7 @@ import {
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordAuditEvent } from '../../src/platform/audit/audit-log.js';
 import type { BusMessage } from '../../src/platform/bus/bus.js';
 import { deviceRegistrationRoutes } from '../../src/targets/api/devices/device-registration-routes.js';
 import { releaseRoutes } from '../../src/targets/api/releases/release-routes.js';
@@ -246,6 +247,30 @@ describe.each(apiBackends)('the events gateway on %s', (backend) => {
     expect(counts).toEqual({ [subs.rollouts!]: 1, [subs.otherFleet!]: 1 });
   });
 
+  it('skips an audit event that does not translate, and goes on with the next', async () => {
+    const orgC = await api.createOrg();
+    const fleetC = await api.createFleet(orgC);
+    const audit = (action: string, summary: Record<string, unknown>) =>
+      api.database.db.transaction().execute((tx) =>
+        recordAuditEvent(tx, {
+          orgId: orgC,
+          actor: { type: 'api_key', id: randomUUID() },
+          action,
+          resourceType: 'provisioning_key',
+          resourceId: randomUUID(),
+          summary,
+        }),
+      );
+    // A summary that lost its prefix, then a good one.
+    await audit('provisioning_key.revoked', { fleet_id: fleetC, name: 'k' });
+    await audit('provisioning_key.revoked', { fleet_id: fleetC, name: 'k', prefix: 'fpk_1' });
+    const [revoked] = await eventsStored(orgC, 'provisioning_key.revoked');
+    expect(revoked!.payload).toMatchObject({ data: { prefix: 'fpk_1' } });
+    expect(await storedEvents(orgC)).toHaveLength(1);
+    const invalid = await gateway.metrics.invalid.get();
+    expect(invalid.values.find((v) => v.labels.source === 'audit')?.value).toBe(1);
+  });
+
   it('stores nothing twice when the audit log is replayed from the start', async () => {
     const { db } = api.database;
     const before = await db.selectFrom('events').select(['id', 'seq']).orderBy('seq').execute();
@@ -259,11 +284,15 @@ describe.each(apiBackends)('the events gateway on %s', (backend) => {
       before,
     );
     expect(await outboxCounts(db, Object.values(subs))).toEqual(outboxBefore);
-    const positions = await db
-      .selectFrom('audit_sink_positions')
-      .select(['org_id', 'seq'])
-      .where('sink', '=', eventsSinkName)
+    // Every org's position is back at the head of its audit chain.
+    const behind = await db
+      .selectFrom('audit_heads as h')
+      .leftJoin('audit_sink_positions as p', (join) =>
+        join.onRef('p.org_id', '=', 'h.org_id').on('p.sink', '=', eventsSinkName),
+      )
+      .select(['h.org_id', 'h.seq as head', 'p.seq as position'])
+      .where((eb) => eb.or([eb('p.seq', 'is', null), eb('p.seq', '<', eb.ref('h.seq'))]))
       .execute();
-    expect(positions.map((p) => p.org_id).sort()).toEqual([orgA, orgB].sort());
+    expect(behind).toEqual([]);
   });
 });
