@@ -3,6 +3,7 @@ import type { Bus } from '../../platform/bus/bus.js';
 import type { Database } from '../../platform/db/database.js';
 import type { HttpServer } from '../../platform/http/http-module.js';
 import type { KvStore } from '../../platform/kv/kv-store.js';
+import { EventRetention } from './event-retention.js';
 import { EventsGateway } from './events-gateway.js';
 import { createWebhookDelivery } from './webhook-delivery.js';
 
@@ -28,6 +29,15 @@ export const eventsGatewayModule: ModuleDefinition<void, EventsGatewayDeps> = {
     });
     gateway.pipeline.onRecorded(() => delivery.deliverer.nudge());
     gateway.parts.push(delivery);
+    gateway.parts.push(
+      new EventRetention({
+        db: db.db,
+        log,
+        retentionMs: config.eventsRetentionHours * 3_600_000,
+        intervalMs: 600_000,
+        now: () => new Date(),
+      }),
+    );
     return {
       exports: undefined,
       async start() {

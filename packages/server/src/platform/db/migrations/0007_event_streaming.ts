@@ -59,6 +59,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     create index webhook_outbox_due on webhook_outbox (subscription_id, event_seq)
     where state = 'pending'`.execute(db);
+  // Deleting an expired event cascades to its outbox rows and their attempts by these.
+  await sql`create index webhook_outbox_event on webhook_outbox (event_seq)`.execute(db);
 
   await sql`
     create table webhook_deliveries (
@@ -77,4 +79,5 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     create index webhook_deliveries_subscription on webhook_deliveries (subscription_id, id desc)
   `.execute(db);
+  await sql`create index webhook_deliveries_outbox on webhook_deliveries (outbox_id)`.execute(db);
 }
