@@ -116,6 +116,11 @@ describe.each(apiBackends)('event stream on %s', (backend) => {
     expect((await byHeader.received(2)).map((event) => event.id)).toEqual([missed[4]!.id, live.id]);
     resumed.socket.close();
     byHeader.socket.close();
+
+    const metrics = await api.services.metrics.getSingleMetricAsString(
+      'flock_event_stream_events_sent_total',
+    );
+    expect(metrics).toMatch(/phase="replay"} ([6-9]|\d\d+)/);
   });
 
   it('merges a long replay with events published meanwhile, none lost or twice', async () => {
@@ -151,6 +156,9 @@ describe.each(apiBackends)('event stream on %s', (backend) => {
     await expect(openEventStream(streamUrl(orgA), { token: viewerB })).rejects.toThrow('HTTP 404');
     await expect(
       openEventStream(streamUrl(orgA, '?types=Device.Online'), { token: viewerA }),
+    ).rejects.toThrow('HTTP 400');
+    await expect(
+      openEventStream(streamUrl(orgA), { token: viewerA, headers: { 'last-event-id': 'x' } }),
     ).rejects.toThrow('HTTP 400');
     const plain = await api.app.inject({
       method: 'GET',

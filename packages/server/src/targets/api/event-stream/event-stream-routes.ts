@@ -1,12 +1,18 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { EventStreamQuery, eventStreamCloseCodes, eventStreamProtocol } from '@flock/protocol';
+import {
+  EventStreamQuery,
+  eventStreamCloseCodes,
+  eventStreamProtocol,
+  Uuid,
+} from '@flock/protocol';
 import { Type } from '@sinclair/typebox';
 import { HttpProblem } from '../../../platform/http/problem.js';
 import { actingOrg } from '../acting-org.js';
 import type { RouteGroup } from '../build-api.js';
 import { EventStreamHub } from './event-stream-hub.js';
+import { EventStreamMetrics } from './event-stream-metrics.js';
 import { EventStreamSession } from './event-stream-session.js';
 
 const OrgParams = Type.Object({ orgId: Type.String() });
@@ -20,8 +26,17 @@ function isUpgrade(headers: IncomingHttpHeaders): boolean {
   );
 }
 
+const uuidPattern = new RegExp(Uuid.pattern ?? '^$');
+
+/** The Last-Event-ID header, refused before the upgrade when it cannot be an event id. */
 function lastEventId(header: string | string[] | undefined): string | undefined {
-  return typeof header === 'string' && header.trim() !== '' ? header.trim() : undefined;
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  if (!uuidPattern.test(header.trim())) {
+    throw new HttpProblem('validation_failed', 'Last-Event-ID is not an event id', [
+      { field: '/headers/last-event-id', message: 'must be the id of an event of this stream' },
+    ]);
+  }
+  return header.trim();
 }
 
 /**
@@ -33,6 +48,7 @@ function lastEventId(header: string | string[] | undefined): string | undefined 
  */
 export const eventStreamRoutes: RouteGroup = (app, services) => {
   const hub = new EventStreamHub(services.bus, services.log);
+  const metrics = new EventStreamMetrics(services.metrics);
   const { config } = services;
 
   void app.register(fastifyWebsocket, {
@@ -76,6 +92,9 @@ export const eventStreamRoutes: RouteGroup = (app, services) => {
         params: OrgParams,
         querystring: EventStreamQuery,
       },
+      preValidation: async (request) => {
+        lastEventId(request.headers['last-event-id']);
+      },
       handler: async () => {
         throw new HttpProblem('validation_failed', 'this route only answers WebSocket upgrades', [
           { field: '/headers/upgrade', message: 'must be websocket' },
@@ -86,6 +105,7 @@ export const eventStreamRoutes: RouteGroup = (app, services) => {
         const session = new EventStreamSession(socket, {
           db: services.database.db,
           hub,
+          metrics,
           log: request.log,
           orgId: actingOrg(request),
           filter: {

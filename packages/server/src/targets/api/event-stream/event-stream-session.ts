@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Db } from '../../../platform/db/database.js';
 import type { EventStreamHub, StreamedEvent } from './event-stream-hub.js';
+import type { EventStreamMetrics } from './event-stream-metrics.js';
 
 export interface StreamFilter {
   /** Type filters; undefined: every type. */
@@ -14,6 +15,7 @@ export interface StreamFilter {
 export interface SessionOptions {
   db: Db;
   hub: EventStreamHub;
+  metrics: EventStreamMetrics;
   log: FastifyBaseLogger;
   orgId: string;
   filter: StreamFilter;
@@ -64,7 +66,11 @@ export class EventStreamSession {
     const socket = this.#socket;
     let stopListening: (() => Promise<void>) | undefined;
     const stopPings = this.#ping();
-    socket.on('close', () => {
+    const { metrics } = this.#o;
+    metrics.open.inc();
+    socket.on('close', (code: number) => {
+      metrics.open.dec();
+      metrics.closed.inc({ code: String(code) });
       this.#closed = true;
       stopPings();
       stopListening?.().catch((error: unknown) =>
@@ -91,7 +97,7 @@ export class EventStreamSession {
       }
       const held = this.#held ?? [];
       this.#held = undefined;
-      for (const event of held) this.#send(event.id, event.json);
+      for (const event of held) this.#send(event.id, event.json, 'live');
     } catch (error) {
       this.#o.log.warn({ err: error, orgId: this.#o.orgId }, 'event stream failed');
       this.#close(1011, 'the stream failed; reconnect with after');
@@ -140,6 +146,7 @@ export class EventStreamSession {
           this.#send(
             row.id,
             JSON.stringify(row.payload),
+            'replay',
             index === page.length - 1 ? resolve : undefined,
           ),
         );
@@ -152,7 +159,7 @@ export class EventStreamSession {
   #live(event: StreamedEvent): void {
     if (this.#closed || !selects(this.#o.filter, event)) return;
     if (this.#held === undefined) {
-      this.#send(event.id, event.json);
+      this.#send(event.id, event.json, 'live');
       return;
     }
     this.#held.push(event);
@@ -160,7 +167,7 @@ export class EventStreamSession {
   }
 
   /** Sends an event not sent before; `written` runs once the socket took it, or at once when it is not sent. */
-  #send(id: string, json: string, written?: () => void): void {
+  #send(id: string, json: string, phase: 'replay' | 'live', written?: () => void): void {
     if (this.#closed || this.#sent.has(id)) {
       written?.();
       return;
@@ -173,6 +180,7 @@ export class EventStreamSession {
     this.#sent.add(id);
     if (this.#sent.size > rememberedIds) this.#sent.delete(this.#sent.values().next().value!);
     this.#socket.send(json, written === undefined ? undefined : () => written());
+    this.#o.metrics.sent.inc({ phase });
   }
 
   #tooSlow(): void {
