@@ -152,11 +152,6 @@ describe.skipIf(!existsSync(serverBinary) || !existsSync(flockdBinary)).each(bac
           // Every simulated device registers from this one address with one key.
           FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE: '0',
           FLOCK_RATE_LIMIT_REGISTER_PER_KEY_PER_MINUTE: '0',
-          // A device silent for 6 s is offline even when its disconnect went unnoticed:
-          // a message the broker took just before a connection dropped is stamped
-          // by the ingester after the disconnect, which then leaves the device online.
-          FLOCK_HEARTBEAT_INTERVAL_SECONDS: '2',
-          FLOCK_INGESTER_OFFLINE_TIMEOUT_SECONDS: '6',
           ...(database === undefined
             ? {}
             : { DATABASE_URL: database.url, KV_URL: testKvUrl(), FLOCK_KV_KEY_PREFIX: kvPrefix }),

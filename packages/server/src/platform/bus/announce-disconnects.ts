@@ -3,7 +3,7 @@ import type { Aedes } from 'aedes';
 import type { Logger } from '../log/create-logger.js';
 
 /** How long a reconnecting client has to come back before its disconnect counts. */
-const takeoverGraceMs = 250;
+export const takeoverGraceMs = 250;
 
 /**
  * Tells the ingester at once when an MQTT connection of the embedded broker
@@ -22,14 +22,18 @@ export function announceDisconnects(aedes: Aedes, topicPrefix: string, log: Logg
     if (left > 0) connected.set(client.id, left);
     else connected.delete(client.id);
     if (aedes.closed) return;
-    const message: ClientDisconnectedMessage = {
-      v: 1,
-      client_id: client.id,
-      at: new Date().toISOString(),
-    };
     const timer = setTimeout(() => {
       pending.delete(timer);
       if (aedes.closed || connected.has(client.id)) return;
+      // Stamped now, not at the close: the ingester stamps a message when it
+      // handles it, so the old connection's last message can carry a time
+      // after the close, and a disconnect older than it would be ignored.
+      // No connection with this id exists now, so nothing newer is missed.
+      const message: ClientDisconnectedMessage = {
+        v: 1,
+        client_id: client.id,
+        at: new Date().toISOString(),
+      };
       aedes.publish(
         {
           cmd: 'publish',
