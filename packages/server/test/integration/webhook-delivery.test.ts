@@ -183,7 +183,12 @@ describe.each(databaseBackends)('webhook delivery on %s', (backend) => {
     });
     // Nothing more is claimed for it: its events wait, pending, until it is enabled again.
     expect(
-      await claimDueOutboxRows(test.database.db, { limit: 10, leaseMs: 1_000, workerId: 'x' }),
+      await claimDueOutboxRows(test.database.db, {
+        limit: 10,
+        runLength: 10,
+        leaseMs: 1_000,
+        workerId: 'x',
+      }),
     ).toEqual([]);
     expect((await outbox()).map((r) => r.state)).toEqual(['pending', 'pending']);
     const log = await test.database.db.selectFrom('webhook_deliveries').selectAll().execute();

@@ -65,7 +65,7 @@ const everyEventEverywhere = (receiver: WebhookReceiver) =>
   new Set(receiver.accepted.map((w) => `${w.path} ${w.headers['webhook-id']}`)).size ===
   subscriptions * eventCount;
 
-/** Rows sent more than once: every answer was 2xx, so only a claim the kill cut off was retried. */
+/** Rows claimed more than once: every answer was 2xx, so only claims the kill cut off. */
 async function retriedAfterKill(database: Database): Promise<number> {
   const rows = await database.db
     .selectFrom('webhook_outbox')

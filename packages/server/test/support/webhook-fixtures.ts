@@ -75,6 +75,7 @@ export interface TestDelivererOptions {
   allowPrivate?: boolean;
   leaseMs?: number;
   concurrency?: number;
+  runLength?: number;
 }
 
 /** A deliverer on the test box's secrets, with a fast poll and a short schedule. */
@@ -95,6 +96,7 @@ export function testDeliverer(
     schedule: new RetrySchedule(options.waitsMs ?? [50, 100, 200, 400, 800]),
     disableAfterFailures: options.disableAfterFailures ?? 1_000,
     concurrency: options.concurrency ?? 64,
+    runLength: options.runLength ?? 5,
     leaseMs: options.leaseMs ?? timeoutMs + 2_000,
     workerId: `test-${randomBytes(4).toString('hex')}`,
     pollMs: 50,

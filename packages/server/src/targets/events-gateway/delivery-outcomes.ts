@@ -26,55 +26,75 @@ export const gatewayActor = { type: 'system', id: 'events-gateway' } as const;
  * Writes a batch of attempts in one transaction: a delivery log row each;
  * the outbox row delivered, scheduled for its next attempt or dead; the
  * subscription's run of failures reset or lengthened, and a subscription
- * whose run reached the limit disabled, with an audit record. An outbox row
- * is only moved while this worker's claim on that attempt still holds; the
- * log row is written either way, because the request was sent.
+ * whose run reached the limit disabled, with an audit record. Rows claimed
+ * in a run but never sent are released. An outbox row is only moved while
+ * this worker's claim on that attempt still holds; the log row is written
+ * either way, because the request was sent.
  */
 export async function recordDeliveryOutcomes(
   database: Database,
   outcomes: readonly DeliveryOutcome[],
+  released: readonly OutboxClaim[],
   policy: OutcomePolicy,
 ): Promise<{ disabled: string[] }> {
-  if (outcomes.length === 0) return { disabled: [] };
-  // One lock order for every writer of these rows.
-  const sorted = [...outcomes].sort((a, b) => Number(a.claim.outboxId) - Number(b.claim.outboxId));
+  if (outcomes.length === 0 && released.length === 0) return { disabled: [] };
   return database.transaction(async (tx) => {
-    await tx
-      .insertInto('webhook_deliveries')
-      .values(
-        sorted.map(({ claim, attemptedAt, response }) => ({
-          outbox_id: claim.outboxId,
-          subscription_id: claim.subscriptionId,
-          event_id: claim.eventId,
-          attempt: claim.attempt,
-          attempted_at: attemptedAt,
-          success: response.ok,
-          status_code: response.statusCode,
-          latency_ms: response.latencyMs,
-          error: response.error,
-          response_excerpt: response.excerpt,
-        })),
-      )
-      .execute();
-
-    const moves = sorted.map(({ claim, attemptedAt, response }) => {
-      if (response.ok)
-        return sql`(${claim.outboxId}::bigint, ${claim.attempt}::integer, 'delivered', null::timestamptz)`;
-      const wait = policy.schedule.waitAfter(claim.attempt);
-      return wait === undefined
-        ? sql`(${claim.outboxId}::bigint, ${claim.attempt}::integer, 'dead', null::timestamptz)`
-        : sql`(${claim.outboxId}::bigint, ${claim.attempt}::integer, 'pending', ${new Date(attemptedAt.getTime() + wait)}::timestamptz)`;
-    });
-    await sql`
-      update webhook_outbox o
-      set state = v.state, next_attempt_at = coalesce(v.next_at, o.next_attempt_at),
-          claimed_until = null, claimed_by = null
-      from (values ${sql.join(moves)}) as v(id, attempt, state, next_at)
-      where o.id = v.id and o.attempts = v.attempt and o.claimed_by = ${policy.workerId}
-    `.execute(tx);
-
-    return { disabled: await countFailures(tx, sorted, policy) };
+    if (outcomes.length > 0) await logAttempts(tx, outcomes);
+    await moveOutboxRows(tx, outcomes, released, policy);
+    return { disabled: outcomes.length === 0 ? [] : await countFailures(tx, outcomes, policy) };
   });
+}
+
+async function logAttempts(tx: Tx, outcomes: readonly DeliveryOutcome[]): Promise<void> {
+  await tx
+    .insertInto('webhook_deliveries')
+    .values(
+      outcomes.map(({ claim, attemptedAt, response }) => ({
+        outbox_id: claim.outboxId,
+        subscription_id: claim.subscriptionId,
+        event_id: claim.eventId,
+        attempt: claim.attempt,
+        attempted_at: attemptedAt,
+        success: response.ok,
+        status_code: response.statusCode,
+        latency_ms: response.latencyMs,
+        error: response.error,
+        response_excerpt: response.excerpt,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Delivered, dead, or pending until the next attempt is due; a released row
+ * (claimed in a run, never sent) gives its attempt number back. Claims are
+ * exclusive, so no other writer holds these rows.
+ */
+async function moveOutboxRows(
+  tx: Tx,
+  outcomes: readonly DeliveryOutcome[],
+  released: readonly OutboxClaim[],
+  policy: OutcomePolicy,
+): Promise<void> {
+  const row = (claim: OutboxClaim, state: string, nextAt: Date | null, giveBack: boolean) =>
+    sql`(${claim.outboxId}::bigint, ${claim.attempt}::integer, ${state}::text, ${nextAt}::timestamptz, ${giveBack}::boolean)`;
+  const moves = outcomes.map(({ claim, attemptedAt, response }) => {
+    if (response.ok) return row(claim, 'delivered', null, false);
+    const wait = policy.schedule.waitAfter(claim.attempt);
+    return wait === undefined
+      ? row(claim, 'dead', null, false)
+      : row(claim, 'pending', new Date(attemptedAt.getTime() + wait), false);
+  });
+  for (const claim of released) moves.push(row(claim, 'pending', null, true));
+  await sql`
+    update webhook_outbox o
+    set state = v.state, next_attempt_at = coalesce(v.next_at, o.next_attempt_at),
+        attempts = case when v.give_back then o.attempts - 1 else o.attempts end,
+        claimed_until = null, claimed_by = null
+    from (values ${sql.join(moves)})
+      as v(id, attempt, state, next_at, give_back)
+    where o.id = v.id and o.attempts = v.attempt and o.claimed_by = ${policy.workerId}
+  `.execute(tx);
 }
 
 /** Keeps each subscription's run of consecutive failures, and disables those past the limit. */

@@ -18,8 +18,10 @@ export interface WebhookDelivererOptions {
   box: SecretBox;
   schedule: RetrySchedule;
   disableAfterFailures: number;
-  /** Requests in flight at most. */
+  /** Requests in flight at most: subscriptions served at once. */
   concurrency: number;
+  /** Rows claimed per subscription at once, sent one after the other. */
+  runLength: number;
   /** How long a claim holds: longer than a request may take, plus writing its outcome. */
   leaseMs: number;
   /** Unique per process: a claim names its worker. */
@@ -31,11 +33,14 @@ export interface WebhookDelivererOptions {
 }
 
 /**
- * Drains the webhook outbox: claims due rows (at most one per subscription,
- * oldest first), sends them, and writes the outcomes in batches; each
- * written batch frees its subscriptions, and the next claim follows at
- * once. Claims and outcomes are single statements over many rows, so the
- * database round trips per delivery shrink as the load grows.
+ * Drains the webhook outbox: claims runs of due rows (per subscription, its
+ * oldest first), sends each run one request at a time, and writes the
+ * outcomes in batches; a subscription is claimable again once its run is
+ * written, and the next claim follows at once. A failure ends a run (the
+ * rest is released unsent, so a later event never overtakes an earlier
+ * one), and so does the claim's lease running short. Claims and outcomes
+ * are single statements over many rows, so the database round trips per
+ * delivery shrink as the load grows.
  */
 export class WebhookDeliverer {
   private readonly o: WebhookDelivererOptions;
@@ -44,6 +49,7 @@ export class WebhookDeliverer {
   private readonly sending = new Set<Promise<void>>();
   private readonly secrets = new Map<string, string>();
   private outcomes: DeliveryOutcome[] = [];
+  private released: OutboxClaim[] = [];
   private writing: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
 
@@ -83,14 +89,16 @@ export class WebhookDeliverer {
       let claimed = 0;
       if (free > 0) {
         try {
-          const claims = await claimDueOutboxRows(this.o.database.db, {
+          const runs = await claimDueOutboxRows(this.o.database.db, {
             limit: free,
+            runLength: this.o.runLength,
             leaseMs: this.o.leaseMs,
             workerId: this.o.workerId,
           });
           failures = 0;
-          claimed = claims.length;
-          for (const claim of claims) this.dispatch(claim);
+          claimed = runs.length;
+          const claimedAt = Date.now();
+          for (const run of runs) this.dispatch(run, claimedAt);
         } catch (error) {
           failures += 1;
           this.o.log.warn({ err: error, failures }, 'claiming webhook deliveries failed');
@@ -104,13 +112,30 @@ export class WebhookDeliverer {
     }
   }
 
-  private dispatch(claim: OutboxClaim): void {
-    const task = this.deliver(claim).then((outcome) => {
+  private dispatch(run: readonly OutboxClaim[], claimedAt: number): void {
+    const task = this.send(run, claimedAt).then(() => {
       this.sending.delete(task);
-      this.outcomes.push(outcome);
-      this.write();
     });
     this.sending.add(task);
+  }
+
+  private async send(run: readonly OutboxClaim[], claimedAt: number): Promise<void> {
+    // A request may take the whole timeout; the margin after it is for writing outcomes.
+    const lastStart = claimedAt + this.o.leaseMs - this.o.sender.timeoutMs - this.o.leaseMs / 4;
+    for (const [n, claim] of run.entries()) {
+      const outcome = await this.deliver(claim);
+      this.outcomes.push(outcome);
+      const rest = run.slice(n + 1);
+      if (
+        rest.length > 0 &&
+        (!outcome.response.ok || this.aborter.signal.aborted || Date.now() > lastStart)
+      ) {
+        this.released.push(...rest);
+        break;
+      }
+      this.write();
+    }
+    this.write();
   }
 
   private async deliver(claim: OutboxClaim): Promise<DeliveryOutcome> {
@@ -141,21 +166,24 @@ export class WebhookDeliverer {
 
   /** Writes what has come back, one batch at a time; what arrives meanwhile joins the next. */
   private write(): void {
-    if (this.writing !== undefined || this.outcomes.length === 0) return;
+    if (this.writing !== undefined) return;
+    if (this.outcomes.length === 0 && this.released.length === 0) return;
     const batch = this.outcomes;
+    const released = this.released;
     this.outcomes = [];
-    this.writing = this.record(batch).finally(() => {
+    this.released = [];
+    this.writing = this.record(batch, released).finally(() => {
       this.writing = undefined;
       this.wake.nudge();
       this.write();
     });
   }
 
-  private async record(batch: DeliveryOutcome[]): Promise<void> {
+  private async record(batch: DeliveryOutcome[], released: OutboxClaim[]): Promise<void> {
     const { database, schedule, disableAfterFailures, workerId, log, metrics } = this.o;
     for (let failures = 1; ; failures += 1) {
       try {
-        const { disabled } = await recordDeliveryOutcomes(database, batch, {
+        const { disabled } = await recordDeliveryOutcomes(database, batch, released, {
           schedule,
           disableAfterFailures,
           workerId,

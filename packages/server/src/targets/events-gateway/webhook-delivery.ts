@@ -18,6 +18,9 @@ import { WebhookSender } from './webhook-sender.js';
 // Beyond the request timeout, the time to write an outcome before the claim lapses.
 const leaseMarginMs = 5_000;
 const pollMs = 1_000;
+// Long enough to spare most claims at a steady rate, short enough that one
+// subscription's backlog does not hold a worker for long.
+const runLength = 20;
 
 export interface WebhookDelivery {
   deliverer: WebhookDeliverer;
@@ -51,6 +54,7 @@ export async function createWebhookDelivery(options: {
     schedule,
     disableAfterFailures: config.webhooksDisableAfterFailures ?? schedule.attempts,
     concurrency: config.webhooksConcurrency,
+    runLength,
     leaseMs: config.webhooksTimeoutMs + leaseMarginMs,
     workerId: `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
     pollMs,
@@ -68,6 +72,7 @@ export async function createWebhookDelivery(options: {
           allowPrivate: config.webhooksAllowPrivate,
           attempts: schedule.attempts,
           concurrency: config.webhooksConcurrency,
+          runLength,
         },
         'delivering webhooks',
       );

@@ -41,6 +41,10 @@ export class WebhookSender {
     this.options = options;
   }
 
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
   send(target: string, headers: Record<string, string>, body: string): Promise<WebhookResponse> {
     const began = performance.now();
     const elapsed = () => Math.round(performance.now() - began);
