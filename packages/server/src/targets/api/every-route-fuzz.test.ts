@@ -27,6 +27,8 @@ const tables = [
   'variables',
   'audit_events',
   'device_commands',
+  'event_subscriptions',
+  'webhook_outbox',
 ];
 
 /**
@@ -42,7 +44,13 @@ describe.each(apiBackends)('every create and update route under random bodies on
   const fingerprint = async (): Promise<string> => {
     const parts: string[] = [];
     for (const table of tables) {
-      const revision = ['fleets', 'devices', 'deployments', 'variables'].includes(table)
+      const revision = [
+        'fleets',
+        'devices',
+        'deployments',
+        'variables',
+        'event_subscriptions',
+      ].includes(table)
         ? sql`coalesce(sum(revision), 0)::text`
         : sql`'-'`;
       const row = await sql<{
@@ -91,6 +99,13 @@ describe.each(apiBackends)('every create and update route under random bodies on
       payload: { name: 'FUZZ', value: 'x' },
     });
     params.variableId = (variable.json() as { id: string }).id;
+    const subscription = await api.app.inject({
+      method: 'POST',
+      url: `/v1/orgs/${orgId}/event-subscriptions`,
+      headers: bearer(owner),
+      payload: { url: 'https://93.184.215.14/hook', event_types: ['*'] },
+    });
+    params.subscriptionId = (subscription.json() as { id: string }).id;
   }, 120_000);
   afterAll(async () => api?.close());
 
