@@ -4,6 +4,7 @@ import {
   internalTopics,
   type RolloutEventMessage,
   type StoredDeviceEvent,
+  type UpdateOutcomeMessage,
   sortByCohort,
 } from '@flock/protocol';
 import { pino } from 'pino';
@@ -165,6 +166,13 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
       (message) => void events.push(JSON.parse(message.payload.toString()) as RolloutEventMessage),
       { qos: 1 },
     );
+    const updates: UpdateOutcomeMessage[] = [];
+    await api.services.bus.subscribe(
+      'flock/internal/v1/update/#',
+      (message) =>
+        void updates.push(JSON.parse(message.payload.toString()) as UpdateOutcomeMessage),
+      { qos: 1 },
+    );
     await scheduler().start();
     const rolloutId = await start(fleet.fleetId, {
       release_id: fleet.after,
@@ -201,6 +209,12 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
     expect(
       mine.filter((event) => event.type === 'rollout.stage_advanced').map((e) => e.stage),
     ).toEqual([0, 1, 2, 3]);
+    await waitFor(() => updates.filter((update) => update.rollout_id === rolloutId).length === 60, {
+      message: 'an update.completed per device',
+    });
+    expect(new Set(updates.filter((u) => u.rollout_id === rolloutId).map((u) => u.type))).toEqual(
+      new Set(['update.completed']),
+    );
     // Targeted devices' desired state comes from the rollout.
     const desired = await computeDesiredStates(
       {
