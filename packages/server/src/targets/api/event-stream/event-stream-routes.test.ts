@@ -75,6 +75,13 @@ describe.each(apiBackends)('event stream on %s', (backend) => {
     expect(all.events[0]).toEqual(online.payload);
     expect((await filtered.received(2)).map((event) => event.id)).toEqual([started.id, offline.id]);
     expect((await other.received(1)).map((event) => event.id)).toEqual([foreign.id]);
+    // An envelope of org B on org A's topic (a misbehaving publisher): its own org_id decides.
+    const misfiled = await insertEvent(api.database.db, { orgId: orgB });
+    await api.services.bus.publish(
+      publicEventTopic(orgA, misfiled.type),
+      JSON.stringify(misfiled.payload),
+      { qos: 1 },
+    );
     // A last event to each org: once it arrives, anything misrouted would have too.
     const lastA = await emit(orgA, { type: 'rollout.completed', fleetId: fleetA });
     const lastB = await emit(orgB);
@@ -82,6 +89,7 @@ describe.each(apiBackends)('event stream on %s', (backend) => {
     await other.received(2);
     expect(all.events.map((event) => event.id)).not.toContain(foreign.id);
     expect(all.events.map((event) => event.id)).not.toContain(lastB.id);
+    expect(all.events.map((event) => event.id)).not.toContain(misfiled.id);
     expect(other.events.map((event) => event.id)).toEqual([foreign.id, lastB.id]);
     expect(other.events.map((event) => event.org_id)).not.toContain(orgA);
     expect((await filtered.received(3)).at(-1)?.id).toBe(lastA.id);
