@@ -1,12 +1,11 @@
-import type { DeploymentPlan } from '@flock/protocol';
 import type { Db } from '../db/database.js';
-import type { PlanDevice } from './plan-rollout-devices.js';
+import type { PlanDevice, PlannedDevice } from './plan-rollout-devices.js';
 import { planRolloutDevices } from './plan-rollout-devices.js';
 import { deploymentPlanOf } from './deployment-plan-of.js';
 
 /** Another live rollout that would reach some of the same devices. */
 export interface RolloutOverlap {
-  /** Null for a start that is recorded but not yet planned. */
+  /** For a start recorded but not yet planned, the id its rollout will have. */
   rollout_id: string;
   deployment_id: string;
   devices: number;
@@ -18,20 +17,19 @@ const sampleSize = 5;
 
 /**
  * The live rollouts of the fleet whose devices (reached or still planned)
- * the plan would also reach (docs/decisions/0504-overlapping-rollouts.md).
+ * the `planned` devices (the plan's, from `planRolloutDevices` over `devices`) would also reach (docs/decisions/0504-overlapping-rollouts.md).
  * With `pendingStarts`, starts recorded but not yet planned count too, their
  * selectors evaluated now: what the API checks before it records a start.
  */
 export async function rolloutOverlaps(
   db: Db,
-  deployment: { id: string; fleet_id: string; plan: DeploymentPlan },
+  deployment: { id: string; fleet_id: string },
   devices: readonly PlanDevice[],
+  planned: readonly PlannedDevice[],
   options: { pendingStarts: boolean },
 ): Promise<RolloutOverlap[]> {
   const mine = new Set(
-    planRolloutDevices(devices, deployment.plan)
-      .filter((device) => device.status === 'planned')
-      .map((device) => device.id),
+    planned.filter((device) => device.status === 'planned').map((device) => device.id),
   );
   if (mine.size === 0) return [];
   const overlaps: RolloutOverlap[] = [];

@@ -147,12 +147,10 @@ export class RolloutEngine {
     const stages = rolloutStages(plan.strategy);
     const now = this.#now();
     const devices = await fleetPlanDevices(tx, deployment.fleet_id);
-    const overlaps = await rolloutOverlaps(
-      tx,
-      { id: deployment.id, fleet_id: deployment.fleet_id, plan },
-      devices,
-      { pendingStarts: false },
-    );
+    const planned = planRolloutDevices(devices, plan);
+    const overlaps = await rolloutOverlaps(tx, deployment, devices, planned, {
+      pendingStarts: false,
+    });
     const refusal =
       plan.release_id === null
         ? 'host-command-only deployments are not executed by this scheduler yet'
@@ -192,7 +190,7 @@ export class RolloutEngine {
       out.events.push({ type: 'rollout.failed', rollout: row, plan, reason: refusal });
       return refusal;
     }
-    await insertPlannedDevices(tx, row.id, planRolloutDevices(devices, plan));
+    await insertPlannedDevices(tx, row.id, planned);
     const counts = await recount(tx, row.id);
     const started = { ...row, ...counts };
     out.audits.push(

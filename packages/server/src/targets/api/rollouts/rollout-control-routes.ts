@@ -11,6 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Tx } from '../../../platform/db/database.js';
 import { HttpProblem } from '../../../platform/http/problem.js';
 import { fleetPlanDevices } from '../../../platform/rollouts/fleet-plan-devices.js';
+import { planRolloutDevices } from '../../../platform/rollouts/plan-rollout-devices.js';
 import { deploymentPlanOf } from '../../../platform/rollouts/deployment-plan-of.js';
 import { rolloutOverlaps } from '../../../platform/rollouts/rollout-overlaps.js';
 import { actingOrg } from '../acting-org.js';
@@ -91,10 +92,12 @@ export const rolloutControlRoutes: RouteGroup = (app, services) => {
             'conflict',
             'a deployment with a host command and no release cannot be rolled out yet',
           );
+        const devices = await fleetPlanDevices(tx, deployment.fleet_id);
         const overlaps = await rolloutOverlaps(
           tx,
-          { id: deployment.id, fleet_id: deployment.fleet_id, plan },
-          await fleetPlanDevices(tx, deployment.fleet_id),
+          deployment,
+          devices,
+          planRolloutDevices(devices, plan),
           { pendingStarts: true },
         );
         if (overlaps.length > 0)
