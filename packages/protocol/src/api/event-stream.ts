@@ -33,6 +33,17 @@ export const EventStreamQuery = Type.Object(
 );
 export type EventStreamQuery = Static<typeof EventStreamQuery>;
 
+/** `GET /v1/events/stream`: the org is the API key's, or `org_id` for a person. */
+export const OrgEventStreamQuery = Type.Object(
+  {
+    ...EventStreamQuery.properties,
+    /** Required for a person; an API key streams its own org and may repeat it here. */
+    org_id: Type.Optional(Uuid),
+  },
+  { additionalProperties: false },
+);
+export type OrgEventStreamQuery = Static<typeof OrgEventStreamQuery>;
+
 /**
  * Close codes of the event stream beyond the standard ones (1000 normal,
  * 1001 server going away, 1011 server error). A client that loses the

@@ -143,6 +143,8 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   'GET /v1/event-subscriptions/:subscriptionId/deliveries': developer(subscription),
   'POST /v1/event-subscriptions/:subscriptionId/events/:eventId/redeliver': developer(subscription),
   'GET /v1/orgs/:orgId/events/stream': viewer(inOrg),
+  // The org is the API key's own or the person's `org_id` (event-stream/stream-org.ts).
+  'GET /v1/events/stream': { access: 'authenticated' },
 
   'GET /v1/openapi.json': { access: 'public' },
   // Swagger UI's own routes (@fastify/swagger-ui): its page, assets and a copy of the document.

@@ -5,8 +5,11 @@ import {
   EventStreamQuery,
   eventStreamCloseCodes,
   eventStreamProtocol,
+  OrgEventStreamQuery,
   Uuid,
 } from '@flock/protocol';
+import type { FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { Type } from '@sinclair/typebox';
 import { HttpProblem } from '../../../platform/http/problem.js';
 import { actingOrg } from '../acting-org.js';
@@ -14,6 +17,7 @@ import type { RouteGroup } from '../build-api.js';
 import { EventStreamHub } from './event-stream-hub.js';
 import { EventStreamMetrics } from './event-stream-metrics.js';
 import { EventStreamSession } from './event-stream-session.js';
+import { streamOrg } from './stream-org.js';
 
 const OrgParams = Type.Object({ orgId: Type.String() });
 
@@ -72,54 +76,81 @@ export const eventStreamRoutes: RouteGroup = (app, services) => {
     if (isUpgrade(request.headers)) request.raw.socket.destroy();
   });
 
+  const description =
+    'Upgrade to a WebSocket (subprotocol `flock.events.v1`); each text message is one ' +
+    'event envelope, as a webhook body. Authenticate with the Authorization header, or ' +
+    'from a browser by offering `flock.bearer.<token>` as a second subprotocol. Filter ' +
+    'with `types` (comma-separated, wildcards as in subscriptions), `fleet_id`, ' +
+    '`device_id`. Resume with `after` (or Last-Event-ID) set to the last event id ' +
+    `received: the events since are replayed in order, then the stream goes live. An id ` +
+    `unknown or older than the retention window closes the socket with ` +
+    `${eventStreamCloseCodes.resumeUnavailable}; a client that reads too slowly is closed ` +
+    `with ${eventStreamCloseCodes.tooSlow} and should resume. The server pings every ` +
+    `${config.eventStreamPingSeconds} s.`;
+  const checkLastEventId = async (request: FastifyRequest): Promise<void> => {
+    lastEventId(request.headers['last-event-id']);
+  };
+  const notAnUpgrade = async (): Promise<never> => {
+    throw new HttpProblem('validation_failed', 'this route only answers WebSocket upgrades', [
+      { field: '/headers/upgrade', message: 'must be websocket' },
+    ]);
+  };
+  const stream = (socket: WebSocket, request: FastifyRequest, query: EventStreamQuery) =>
+    new EventStreamSession(socket, {
+      db: services.database.db,
+      hub,
+      metrics,
+      log: request.log,
+      orgId: actingOrg(request),
+      filter: {
+        types: query.types?.split(','),
+        fleetId: query.fleet_id?.toLowerCase(),
+        deviceId: query.device_id?.toLowerCase(),
+      },
+      after: (query.after ?? lastEventId(request.headers['last-event-id']))?.toLowerCase(),
+      retentionMs: config.eventsRetentionHours * 3_600_000,
+      pingMs: config.eventStreamPingSeconds * 1000,
+      now: services.now,
+    }).run();
+
   void app.register(async (scoped) => {
-    scoped.withTypeProvider<TypeBoxTypeProvider>().route({
+    const api = scoped.withTypeProvider<TypeBoxTypeProvider>();
+    api.route({
       method: 'GET',
       url: '/v1/orgs/:orgId/events/stream',
       schema: {
         summary: 'Stream the org’s events over a WebSocket',
-        description:
-          'Upgrade to a WebSocket (subprotocol `flock.events.v1`); each text message is one ' +
-          'event envelope, as a webhook body. Authenticate with the Authorization header, or ' +
-          'from a browser by offering `flock.bearer.<token>` as a second subprotocol. Filter ' +
-          'with `types` (comma-separated, wildcards as in subscriptions), `fleet_id`, ' +
-          '`device_id`. Resume with `after` (or Last-Event-ID) set to the last event id ' +
-          `received: the events since are replayed in order, then the stream goes live. An id ` +
-          `unknown or older than the retention window closes the socket with ` +
-          `${eventStreamCloseCodes.resumeUnavailable}; a client that reads too slowly is closed ` +
-          `with ${eventStreamCloseCodes.tooSlow} and should resume. The server pings every ` +
-          `${config.eventStreamPingSeconds} s.`,
+        description,
         params: OrgParams,
         querystring: EventStreamQuery,
       },
-      preValidation: async (request) => {
-        lastEventId(request.headers['last-event-id']);
+      preValidation: checkLastEventId,
+      handler: notAnUpgrade,
+      wsHandler: (socket, request) => stream(socket, request, request.query),
+    });
+
+    api.route({
+      method: 'GET',
+      url: '/v1/events/stream',
+      schema: {
+        summary: 'Stream the events of the caller’s org over a WebSocket',
+        description:
+          'As `/v1/orgs/{orgId}/events/stream`, in the org of the API key, or for a person ' +
+          `the org named by \`org_id\`. ${description}`,
+        querystring: OrgEventStreamQuery,
       },
-      handler: async () => {
-        throw new HttpProblem('validation_failed', 'this route only answers WebSocket upgrades', [
-          { field: '/headers/upgrade', message: 'must be websocket' },
-        ]);
+      preValidation: checkLastEventId,
+      // Before the upgrade, so a refusal is an HTTP status.
+      preHandler: async (request) => {
+        const { orgId, role } = await streamOrg(
+          services.database.db,
+          request,
+          request.query.org_id,
+        );
+        request.auth = { ...request.auth, orgId, role };
       },
-      wsHandler: (socket, request) => {
-        const { types, fleet_id, device_id, after } = request.query;
-        const session = new EventStreamSession(socket, {
-          db: services.database.db,
-          hub,
-          metrics,
-          log: request.log,
-          orgId: actingOrg(request),
-          filter: {
-            types: types?.split(','),
-            fleetId: fleet_id?.toLowerCase(),
-            deviceId: device_id?.toLowerCase(),
-          },
-          after: (after ?? lastEventId(request.headers['last-event-id']))?.toLowerCase(),
-          retentionMs: config.eventsRetentionHours * 3_600_000,
-          pingMs: config.eventStreamPingSeconds * 1000,
-          now: services.now,
-        });
-        return session.run();
-      },
+      handler: notAnUpgrade,
+      wsHandler: (socket, request) => stream(socket, request, request.query),
     });
   });
 };
