@@ -53,6 +53,15 @@ const backends = [
   ...(testDatabaseUrl() !== undefined && testKvUrl() !== undefined ? ['PostgreSQL and Redis'] : []),
 ];
 
+/** The embedded broker's address, from the line the server logs when it listens. */
+function brokerAddress(server: ServerProcess): { host: string; port: number } {
+  for (const line of server.logs) {
+    const match = /^MQTT listening on mqtt:\/\/([^:]+):(\d+)$/.exec(line.msg);
+    if (match !== null) return { host: match[1]!, port: Number(match[2]) };
+  }
+  throw new Error('the server logged no embedded broker address');
+}
+
 const tickOf = (message: string): number | undefined => {
   const match = /^tick (\d+)$/.exec(message);
   return match === null ? undefined : Number(match[1]);
@@ -141,29 +150,75 @@ describe.skipIf(!existsSync(serverBinary) || !existsSync(flockdBinary)).each(bac
       return ticks;
     };
 
+    /** Once every device holds `bufferedTicksPerDevice` ticks produced since `from` on disk: what each holds. */
+    const waitForBuffered = (from: number) =>
+      waitFor(
+        async () => {
+          const held = await mapLimited(ids(), 8, (id) => outboxTicks(id, from));
+          return held.every((ticks) => ticks.size >= bufferedTicksPerDevice)
+            ? new Map(ids().map((id, i) => [id, held[i]!]))
+            : undefined;
+        },
+        {
+          what: `${bufferedTicksPerDevice} ticks in every device's outbox`,
+          timeoutMs: 30_000,
+          intervalMs: 250,
+        },
+      );
+    /**
+     * Every tick a device held in its outbox reaches the server's log store,
+     * no device's stored ticks have a gap, and each has ticks from after `backAt`.
+     */
+    const expectNothingLost = async (buffered: Map<string, Set<number>>, backAt: number) => {
+      const lost = () =>
+        mapLimited(ids(), 8, async (id) => {
+          const stored = await storedTicks(id);
+          const missing = [...buffered.get(id)!].filter((tick) => !stored.has(tick));
+          const numbers = [...stored.keys()].sort((a, b) => a - b);
+          const first = numbers[0] ?? 0;
+          const last = numbers.at(-1) ?? 0;
+          const gaps = Array.from({ length: last - first + 1 }, (_, i) => first + i).filter(
+            (tick) => !stored.has(tick),
+          );
+          const after = Date.parse(stored.get(last) ?? '') > backAt;
+          return { id, missing, gaps, after };
+        });
+      const settled = await waitFor(
+        async () => {
+          const all = await lost();
+          return all.every((d) => d.missing.length === 0 && d.gaps.length === 0 && d.after)
+            ? all
+            : undefined;
+        },
+        { what: 'every buffered tick stored', timeoutMs: 30_000, intervalMs: 500 },
+      ).catch(async () => lost());
+      expect(settled.filter((d) => d.missing.length > 0 || d.gaps.length > 0 || !d.after)).toEqual(
+        [],
+      );
+    };
+    const waitForAllOnline = () =>
+      waitFor(
+        async () =>
+          simulator?.counts()?.online === deviceCount && (await statuses()).every((s) => s.online),
+        { what: 'every device online again', timeoutMs: 60_000, intervalMs: 250 },
+      );
+
     beforeAll(async () => {
       serverDir = await mkdtemp(join(tmpdir(), 'flock-fleet-e2e-server-'));
       simulatorDir = await mkdtemp(join(tmpdir(), 'flock-fleet-e2e-devices-'));
       database = real ? await createTestDatabase() : undefined;
-      server = await startServer(
-        ['--target=all'],
-        {
-          FLOCK_DATA_DIR: serverDir,
-          // Every simulated device registers from this one address with one key.
-          FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE: '0',
-          FLOCK_RATE_LIMIT_REGISTER_PER_KEY_PER_MINUTE: '0',
-          ...(database === undefined
-            ? {}
-            : { DATABASE_URL: database.url, KV_URL: testKvUrl(), FLOCK_KV_KEY_PREFIX: kvPrefix }),
-        },
-        // PGlite migrates a new database first, slowly on a loaded machine.
-        { timeoutMs: 90_000 },
-      );
-      const broker = server.logs
-        .map((l) => /^MQTT listening on mqtt:\/\/([^:]+):(\d+)$/.exec(l.msg))
-        .find((match) => match !== null);
-      if (broker === undefined || broker === null) throw new Error('no embedded broker address');
-      proxy = await TcpProxy.start({ host: broker[1]!, port: Number(broker[2]) });
+      const serverEnv = {
+        FLOCK_DATA_DIR: serverDir,
+        // Every simulated device registers from this one address with one key.
+        FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE: '0',
+        FLOCK_RATE_LIMIT_REGISTER_PER_KEY_PER_MINUTE: '0',
+        ...(database === undefined
+          ? {}
+          : { DATABASE_URL: database.url, KV_URL: testKvUrl(), FLOCK_KV_KEY_PREFIX: kvPrefix }),
+      };
+      // PGlite migrates a new database first, slowly on a loaded machine.
+      server = await startServer(['--target=all'], serverEnv, { timeoutMs: 90_000 });
+      proxy = await TcpProxy.start(brokerAddress(server));
 
       // As an operator would: the bootstrap owner key makes an admin key, which does the rest.
       const ownerKey = (await readFile(join(serverDir, 'bootstrap-owner-key'), 'utf8')).trim();
@@ -331,58 +386,17 @@ describe.skipIf(!existsSync(serverBinary) || !existsSync(flockdBinary)).each(bac
       measured.offline_ms = Date.now() - cutAt;
       // Reports pile up on disk while the network is gone; the network comes back once
       // every device holds several log batches produced during the outage.
-      const buffered = await waitFor(
-        async () => {
-          const held = await mapLimited(ids(), 8, (id) => outboxTicks(id, cutAt));
-          return held.every((ticks) => ticks.size >= bufferedTicksPerDevice)
-            ? new Map(ids().map((id, i) => [id, held[i]!]))
-            : undefined;
-        },
-        {
-          what: `${bufferedTicksPerDevice} ticks in every device's outbox`,
-          timeoutMs: 30_000,
-          intervalMs: 250,
-        },
-      );
+      const buffered = await waitForBuffered(cutAt);
       const restoredAt = Date.now();
       proxy.restore();
       measured.outage_ms = restoredAt - cutAt;
       measured.buffered_ticks = [...buffered.values()].reduce((sum, ticks) => sum + ticks.size, 0);
       expect(proxy.refused).toBeGreaterThan(0);
 
-      await waitFor(
-        async () =>
-          simulator?.counts()?.online === deviceCount && (await statuses()).every((s) => s.online),
-        { what: 'every device online again', timeoutMs: 60_000, intervalMs: 250 },
-      );
+      await waitForAllOnline();
       measured.reconnected_ms = Date.now() - restoredAt;
-
-      const lost = () =>
-        mapLimited(ids(), 8, async (id) => {
-          const stored = await storedTicks(id);
-          const missing = [...buffered.get(id)!].filter((tick) => !stored.has(tick));
-          const numbers = [...stored.keys()].sort((a, b) => a - b);
-          const first = numbers[0] ?? 0;
-          const last = numbers.at(-1) ?? 0;
-          const gaps = Array.from({ length: last - first + 1 }, (_, i) => first + i).filter(
-            (tick) => !stored.has(tick),
-          );
-          const after = Date.parse(stored.get(last) ?? '') > restoredAt;
-          return { id, missing, gaps, after };
-        });
-      const settled = await waitFor(
-        async () => {
-          const all = await lost();
-          return all.every((d) => d.missing.length === 0 && d.gaps.length === 0 && d.after)
-            ? all
-            : undefined;
-        },
-        { what: 'every buffered tick stored', timeoutMs: 30_000, intervalMs: 500 },
-      ).catch(async () => lost());
+      await expectNothingLost(buffered, restoredAt);
       measured.delivered_ms = Date.now() - restoredAt;
-      expect(settled.filter((d) => d.missing.length > 0 || d.gaps.length > 0 || !d.after)).toEqual(
-        [],
-      );
     }, 180_000);
 
     it('stops the fleet: each device registered once, converged, and none failed', async () => {
