@@ -29,6 +29,7 @@ const log = pino({ level: process.env.FLOCK_TEST_LOG_LEVEL ?? 'silent' });
 describe.each(apiBackends)('the events gateway on %s', (backend) => {
   let api: TestApi;
   let gateway: EventsGateway;
+  let standby: EventsGateway | undefined;
   const published: BusMessage[] = [];
   let orgA: string;
   let orgB: string;
@@ -104,6 +105,7 @@ describe.each(apiBackends)('the events gateway on %s', (backend) => {
   });
 
   afterAll(async () => {
+    await standby?.stop();
     await gateway?.stop();
     await api?.close();
   });
@@ -294,5 +296,27 @@ describe.each(apiBackends)('the events gateway on %s', (backend) => {
       .where((eb) => eb.or([eb('p.seq', 'is', null), eb('p.seq', '<', eb.ref('h.seq'))]))
       .execute();
     expect(behind).toEqual([]);
+  });
+
+  it('hands the audit log to a standby replica when the one following it stops', async () => {
+    standby = new EventsGateway({
+      db: api.database.db,
+      kv: api.services.kv,
+      bus: api.services.bus,
+      log,
+      registry: new Registry(),
+    });
+    await standby.start();
+    expect(gateway.auditFollower.lease.held).toBe(true);
+    await gateway.stop();
+    await releaseId(api, fleetA2, tokenA, 7);
+    await waitFor(
+      async () =>
+        (await storedEvents(orgA, 'release.created')).filter((row) => row.fleet_id === fleetA2)
+          .length === 1,
+      // A standby looks for a free lease every third of its 15 s TTL.
+      { timeoutMs: 15_000, message: 'the standby translated the next audit event' },
+    );
+    expect(standby.auditFollower.lease.held).toBe(true);
   });
 });
