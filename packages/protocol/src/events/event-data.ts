@@ -142,6 +142,20 @@ export const ProvisioningKeyRevokedData = Type.Object(
   closed,
 );
 
+/** Flock stopped sending a webhook subscription's events: its endpoint kept failing. */
+export const SubscriptionDisabledData = Type.Object(
+  {
+    subscription_id: Uuid,
+    /** Scheme, host and port only: a URL's path often holds the receiver's own credentials. */
+    url_origin: Type.String(),
+    reason: Type.String(),
+    consecutive_failures: Type.Integer({ minimum: 1 }),
+    /** The status of the last failed attempt; null when no answer came (refused, timed out). */
+    last_status_code: Nullable(Type.Integer()),
+  },
+  closed,
+);
+
 /** The data schema of every type; the compiler proves none is missing. */
 export const publicEventDataSchemas = {
   'device.registered': DeviceRegisteredData,
@@ -159,6 +173,7 @@ export const publicEventDataSchemas = {
   'update.failed': UpdateFailedData,
   'provisioning_key.created': ProvisioningKeyCreatedData,
   'provisioning_key.revoked': ProvisioningKeyRevokedData,
+  'subscription.disabled': SubscriptionDisabledData,
 } as const satisfies Record<PublicEventType, TSchema>;
 
 export type PublicEventData<T extends PublicEventType> = Static<(typeof publicEventDataSchemas)[T]>;

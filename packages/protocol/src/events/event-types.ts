@@ -18,6 +18,7 @@ export const publicEventTypes = [
   'update.failed',
   'provisioning_key.created',
   'provisioning_key.revoked',
+  'subscription.disabled',
 ] as const;
 export type PublicEventType = (typeof publicEventTypes)[number];
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { webhookHeaders } from '@flock/protocol';
+import { publicEventProblem, webhookHeaders } from '@flock/protocol';
 import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/platform/db/open-database.js';
 import { generateSigningSecret } from '../../src/platform/webhooks/signing-secret.js';
 import { claimDueOutboxRows } from '../../src/targets/events-gateway/outbox-claims.js';
+import { translateAudit } from '../../src/targets/events-gateway/translate-audit.js';
 import type { WebhookDeliverer } from '../../src/targets/events-gateway/webhook-deliverer.js';
 import { insertFleet } from '../support/registry-fixtures.js';
 import { databaseBackends, openTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -173,13 +174,26 @@ describe.each(databaseBackends)('webhook delivery on %s', (backend) => {
       .selectFrom('audit_events')
       .selectAll()
       .where('org_id', '=', orgId)
-      .where('action', '=', 'event_subscription.disabled')
+      .where('action', '=', 'subscription.disabled')
       .execute();
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
       actor_type: 'system',
       actor_id: 'events-gateway',
       resource_id: subscription.id,
+    });
+    // The gateway's audit follower makes it the public subscription.disabled event.
+    const announced = translateAudit(audit[0]!);
+    expect(publicEventProblem(announced)).toBeUndefined();
+    expect(announced).toMatchObject({
+      type: 'subscription.disabled',
+      org_id: orgId,
+      data: {
+        subscription_id: subscription.id,
+        url_origin: new URL(receiver.url).origin,
+        consecutive_failures: 3,
+        last_status_code: 500,
+      },
     });
     // Nothing more is claimed for it: its events wait, pending, until it is enabled again.
     expect(

@@ -137,6 +137,7 @@ async function countFailures(
   const { rows } = await sql<{
     id: string;
     org_id: string;
+    fleet_id: string | null;
     url: string;
     consecutive_failures: number;
   }>`
@@ -145,7 +146,7 @@ async function countFailures(
                                     else s.consecutive_failures + v.failures end
     from (values ${sql.join(counts)}) as v(id, reset, failures)
     where s.id = v.id
-    returning s.id, s.org_id, s.url, s.consecutive_failures, s.status
+    returning s.id, s.org_id, s.fleet_id, s.url, s.consecutive_failures, s.status
   `.execute(tx);
 
   const disabled: string[] = [];
@@ -170,11 +171,12 @@ async function countFailures(
     await recordAuditEvent(tx, {
       orgId: row.org_id,
       actor: gatewayActor,
-      action: 'event_subscription.disabled',
+      action: 'subscription.disabled',
       resourceType: 'event_subscription',
       resourceId: row.id,
       summary: {
-        url: row.url,
+        fleet_id: row.fleet_id,
+        url_origin: new URL(row.url).origin,
         reason,
         consecutive_failures: row.consecutive_failures,
         last_status_code: last.statusCode,

@@ -87,6 +87,15 @@ export const auditTranslations: Partial<Record<PublicEventType, AuditTranslation
       prefix: text(record.summary.prefix),
       actor: actorOf(record),
     }),
+  // The events gateway itself audits this (delivery-outcomes.ts); there is no actor to name.
+  'subscription.disabled': (record, fields) =>
+    envelope('subscription.disabled', fields, {
+      subscription_id: record.resource_id,
+      url_origin: text(record.summary.url_origin),
+      reason: text(record.summary.reason),
+      consecutive_failures: record.summary.consecutive_failures as number,
+      last_status_code: (record.summary.last_status_code ?? null) as number | null,
+    }),
 };
 
 /** The public event an audit event stands for; undefined for the many that are not public. */

@@ -20,6 +20,7 @@ const device = '6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const release = '7e6d5c4b-3a2f-4e1d-9c8b-7a6f5e4d3c2b';
 const deployment = '8f7e6d5c-4b3a-4f2e-8d1c-0b9a8f7e6d5c';
 const key = '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d';
+const subscription = 'a0b1c2d3-e4f5-4a6b-8c7d-8e9f0a1b2c3d';
 const at = '2026-11-22T18:00:00.000Z';
 
 const audit = (
@@ -71,6 +72,18 @@ export const auditFixtures = {
     name: 'factory line 2',
     prefix: 'fpk_ab12cd',
   }),
+  'subscription.disabled': audit(
+    'subscription.disabled',
+    subscription,
+    {
+      fleet_id: null,
+      url_origin: 'https://hooks.example.com',
+      reason: '8 consecutive failed deliveries; the last: HTTP 503',
+      consecutive_failures: 8,
+      last_status_code: 503,
+    },
+    { actor_type: 'system', actor_id: 'events-gateway' },
+  ),
 } satisfies Partial<Record<PublicEventType, AuditRecord>>;
 
 export const onlineFixture: DeviceOnlineMessage = {
