@@ -47,7 +47,7 @@ export async function openEventStream(
     socket,
     events,
     closed,
-    received: (count, timeoutMs = 5_000) =>
+    received: (count, timeoutMs = 15_000) =>
       waitFor(() => (events.length >= count ? events : undefined), {
         timeoutMs,
         message: `${count} events on the stream (got ${events.length})`,
