@@ -20,6 +20,7 @@ import {
   serverBinary,
   startServer,
 } from '../../../server/test/support/server-process.js';
+import { mapLimited } from '../support/map-limited.js';
 import { readOutbox } from '../support/outbox-records.js';
 import { type ApiCall, serverApi } from '../support/server-api.js';
 import {
@@ -66,24 +67,6 @@ const tickOf = (message: string): number | undefined => {
   const match = /^tick (\d+)$/.exec(message);
   return match === null ? undefined : Number(match[1]);
 };
-
-/** `work` for every item, at most `limit` at a time, results in order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 describe.skipIf(!existsSync(serverBinary) || !existsSync(flockdBinary)).each(backends)(
   '100 simulated devices against the real flock-server on %s',
