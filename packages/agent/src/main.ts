@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { pino } from 'pino';
 import { AgentError, exitCodes } from './agent-error.js';
@@ -10,6 +11,10 @@ import { errorMessage } from './support/error-message.js';
 import { agentVersion } from './version.js';
 
 async function run(configPath: string): Promise<number> {
+  // An idle agent has no hot code worth TurboFan, which would cost about
+  // 4 MiB of compiler pages and optimized code; Sparkplug stays (decision 0317).
+  // Not for `simulate`, whose thousands of devices do keep code hot.
+  setFlagsFromString('--max-opt=2');
   const config = loadConfig(configPath);
   const log = pino({ name: 'flockd', level: config.logLevel });
   const stopSignals = ['SIGTERM', 'SIGINT'] as const;

@@ -52,8 +52,10 @@ export function targetFromDesired(desired: DesiredStateMessage | undefined): Tar
     };
   }
   const target: TargetState = { releaseId: release.id, services: [], invalid: [] };
+  // Code-unit order, not localeCompare: the same on every device, and it
+  // keeps ICU's collation tables (about 3 MiB resident) out of the agent.
   for (const [name, raw] of Object.entries(rawServices as Record<string, unknown>).sort(
-    ([a], [b]) => a.localeCompare(b),
+    ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
   )) {
     const spec = serviceSpec(name, raw, release.id, desired.environment[name] ?? {});
     if (spec.ok) target.services.push(spec.value);
