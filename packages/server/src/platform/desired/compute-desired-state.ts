@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DesiredStateMessage } from '@flock/protocol';
+import type { DesiredStateMessage, HostCommand } from '@flock/protocol';
 import {
   composeServices,
   effectiveVariables,
@@ -116,6 +116,7 @@ export async function computeDesiredStates(
     const assignment = device.version_lock === null ? assignments.get(device.id) : undefined;
     result.set(device.id, {
       ...(assignment === undefined ? {} : { deployment_id: assignment.deployment_id }),
+      ...(assignment?.host_command === undefined ? {} : { host_command: assignment.host_command }),
       release:
         release === undefined
           ? null
@@ -144,25 +145,70 @@ export async function computeDesiredStates(
 async function rolloutAssignments(
   db: Db,
   deviceIds: readonly string[],
-): Promise<
-  Map<string, { desired_release_id: string | null; deployment_id: string; updates_paused: boolean }>
-> {
+): Promise<Map<string, Assignment>> {
   const rows = await db
     .selectFrom('rollout_devices')
     .innerJoin('rollouts', 'rollouts.id', 'rollout_devices.rollout_id')
+    .innerJoin('deployments', 'deployments.id', 'rollouts.deployment_id')
     .distinctOn('rollout_devices.device_id')
     .select([
       'rollout_devices.device_id',
       'rollout_devices.desired_release_id',
       'rollout_devices.updates_paused',
+      'rollouts.id as rollout_id',
+      'rollouts.state',
       'rollouts.deployment_id',
+      'deployments.host_command',
     ])
     .where('rollout_devices.device_id', 'in', [...deviceIds])
     .where('rollout_devices.assignment_seq', 'is not', null)
     .orderBy('rollout_devices.device_id')
     .orderBy('rollout_devices.targeted_at', 'desc')
     .execute();
-  return new Map(rows.map((row) => [row.device_id, row]));
+  return new Map(
+    rows.map((row) => [
+      row.device_id,
+      {
+        desired_release_id: row.desired_release_id,
+        deployment_id: row.deployment_id,
+        updates_paused: row.updates_paused,
+        host_command: hostCommandOf(row),
+      },
+    ]),
+  );
+}
+
+interface Assignment {
+  desired_release_id: string | null;
+  deployment_id: string;
+  updates_paused: boolean;
+  host_command: DesiredContent['host_command'];
+}
+
+/**
+ * The rollout's host command, under the rollout's id so the agent runs it
+ * once; after a rollback its rollback command, flagged, or none when the
+ * deployment has none.
+ */
+function hostCommandOf(row: {
+  rollout_id: string;
+  deployment_id: string;
+  state: string;
+  host_command: Record<string, unknown> | null;
+}): DesiredContent['host_command'] {
+  if (row.host_command === null) return undefined;
+  const plan = row.host_command as unknown as HostCommand;
+  const rollback = row.state === 'rolled_back';
+  const command = rollback ? plan.rollback_command : plan.command;
+  if (command === undefined || command === null) return undefined;
+  return {
+    id: row.rollout_id,
+    deployment_id: row.deployment_id,
+    command,
+    timeout_seconds: plan.timeout_seconds,
+    expected_exit_code: plan.expected_exit_code ?? 0,
+    rollback,
+  };
 }
 
 /** Per service of the release or named by a variable; unscoped variables reach every one. */

@@ -14,7 +14,7 @@ interface Change {
   orgId: string;
   fleetId: string;
   deviceId: string;
-  releaseId: string;
+  releaseId: string | null;
   status: RolloutDeviceStatus;
   error: string | null;
   at: Date;
@@ -66,6 +66,7 @@ export class DeviceProgress {
         const rows = await tx
           .selectFrom('rollout_devices as rd')
           .innerJoin('rollouts as r', 'r.id', 'rd.rollout_id')
+          .innerJoin('deployments as d', 'd.id', 'r.deployment_id')
           .select([
             'rd.rollout_id',
             'rd.device_id',
@@ -75,23 +76,28 @@ export class DeviceProgress {
             'r.deployment_id',
             'r.org_id',
             'r.fleet_id',
+            'r.release_id',
+            'd.host_command',
           ])
           .where('r.ended_at', 'is', null)
           .where('rd.status', 'in', reachedStatuses)
           .where('rd.device_id', 'in', ids.slice(i, i + 1_000))
           .execute();
         for (const row of rows) {
-          if (row.desired_release_id === null) continue;
+          const target = {
+            releaseId: row.release_id,
+            commandId: row.host_command === null ? null : row.rollout_id,
+          };
           let status = row.status;
           let last: { status: RolloutDeviceStatus; error: string | null; at: Date } | undefined;
           let durationMs = 0;
           for (const report of pending.get(row.device_id) ?? []) {
-            const next = nextStatus(status, row.desired_release_id, report);
+            const next = nextStatus(status, target, report);
             if (next === undefined) continue;
             status = next.status;
             last = { ...next, at: report.at };
             durationMs =
-              report.kind === 'result'
+              report.kind === 'result' || report.kind === 'command'
                 ? report.durationMs
                 : Math.max(0, report.at.getTime() - (row.targeted_at?.getTime() ?? 0));
           }
@@ -102,7 +108,7 @@ export class DeviceProgress {
             orgId: row.org_id,
             fleetId: row.fleet_id,
             deviceId: row.device_id,
-            releaseId: row.desired_release_id,
+            releaseId: row.release_id,
             status: last.status,
             error: last.error,
             at: last.at,
@@ -121,6 +127,8 @@ export class DeviceProgress {
       }
     });
     for (const change of changes) {
+      // Update outcomes are about releases; a rollout of a host command alone has none.
+      if (change.releaseId === null) continue;
       if (change.status !== 'succeeded' && change.status !== 'failed') continue;
       this.events.update({
         v: 1,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type DeviceReport, nextStatus } from './device-reports.js';
 
 const at = new Date();
+const target = { releaseId: 'r2', commandId: null };
 const result = (success: boolean, releaseId = 'r2'): DeviceReport => ({
   kind: 'result',
   releaseId,
@@ -23,38 +24,68 @@ const state = (
 describe('nextStatus', () => {
   it('follows progress and results about the release the rollout gave the device', () => {
     expect(
-      nextStatus('targeted', 'r2', {
+      nextStatus('targeted', target, {
         kind: 'progress',
         releaseId: 'r2',
         status: 'downloading',
         at,
       }),
     ).toEqual({ status: 'downloading', error: null });
-    expect(nextStatus('installing', 'r2', result(true))).toEqual({
+    expect(nextStatus('installing', target, result(true))).toEqual({
       status: 'succeeded',
       error: null,
     });
-    expect(nextStatus('downloading', 'r2', result(false))).toEqual({
+    expect(nextStatus('downloading', target, result(false))).toEqual({
       status: 'failed',
       error: 'pull failed',
     });
   });
 
   it('ignores reports about other releases, devices not reached, and anything after success', () => {
-    expect(nextStatus('targeted', 'r2', result(false, 'r1'))).toBeUndefined();
-    expect(nextStatus('planned', 'r2', result(true))).toBeUndefined();
-    expect(nextStatus('succeeded', 'r2', result(false))).toBeUndefined();
+    expect(nextStatus('targeted', target, result(false, 'r1'))).toBeUndefined();
+    expect(nextStatus('planned', target, result(true))).toBeUndefined();
+    expect(nextStatus('succeeded', target, result(false))).toBeUndefined();
   });
 
   it('learns from heartbeats what a lost event would have said', () => {
-    expect(nextStatus('targeted', 'r2', state('r2'))).toEqual({ status: 'succeeded', error: null });
+    expect(nextStatus('targeted', target, state('r2'))).toEqual({
+      status: 'succeeded',
+      error: null,
+    });
     expect(
-      nextStatus('targeted', 'r2', state('r1', { release_id: 'r2', status: 'failed' })),
+      nextStatus('targeted', target, state('r1', { release_id: 'r2', status: 'failed' })),
     ).toEqual({ status: 'failed', error: null });
-    expect(nextStatus('failed', 'r2', state('r2'))).toEqual({ status: 'succeeded', error: null });
+    expect(nextStatus('failed', target, state('r2'))).toEqual({ status: 'succeeded', error: null });
     expect(
-      nextStatus('failed', 'r2', state('r1', { release_id: 'r2', status: 'downloading' })),
+      nextStatus('failed', target, state('r1', { release_id: 'r2', status: 'downloading' })),
     ).toBeUndefined();
-    expect(nextStatus('targeted', 'r2', state('r1'))).toBeUndefined();
+    expect(nextStatus('targeted', target, state('r1'))).toBeUndefined();
+  });
+
+  it('follows a host command under the rollout id: alone it decides, beside a release only its failure counts', () => {
+    const command = (success: boolean, rollback = false): DeviceReport => ({
+      kind: 'command',
+      commandId: 'rollout-1',
+      rollback,
+      success,
+      error: success ? null : 'the host command exited with 3',
+      durationMs: 5,
+      at,
+    });
+    const alone = { releaseId: null, commandId: 'rollout-1' };
+    expect(nextStatus('targeted', alone, command(true))).toEqual({
+      status: 'succeeded',
+      error: null,
+    });
+    expect(nextStatus('targeted', alone, command(false))).toEqual({
+      status: 'failed',
+      error: 'the host command exited with 3',
+    });
+    expect(nextStatus('targeted', alone, command(false, true))).toBeUndefined();
+    expect(nextStatus('targeted', alone, state('r1'))).toBeUndefined();
+    const both = { releaseId: 'r2', commandId: 'rollout-1' };
+    expect(nextStatus('targeted', both, command(true))).toBeUndefined();
+    expect(nextStatus('installing', both, command(false))?.status).toBe('failed');
+    expect(nextStatus('targeted', target, command(false))).toBeUndefined();
   });
 });

@@ -17,6 +17,15 @@ export type DeviceReport =
       runningReleaseId: string | null;
       update: DeviceStateMessage['update'];
       at: Date;
+    }
+  | {
+      kind: 'command';
+      commandId: string;
+      rollback: boolean;
+      success: boolean;
+      error: string | null;
+      durationMs: number;
+      at: Date;
     };
 
 /** The report in a device event, if it is about an update. */
@@ -34,7 +43,27 @@ export function reportOfEvent(stored: StoredDeviceEvent): DeviceReport | undefin
       durationMs: event.duration_ms,
       at,
     };
+  if (event.type === 'host_command.result')
+    return {
+      kind: 'command',
+      commandId: event.command_id,
+      rollback: event.rollback,
+      success: event.success,
+      error: event.success
+        ? null
+        : event.timed_out
+          ? 'the host command timed out'
+          : `the host command exited with ${event.exit_code ?? 'no code'}`,
+      durationMs: event.duration_ms,
+      at,
+    };
   return undefined;
+}
+
+/** What a rollout gave a device: its release, its host command (under the rollout's id), or both. */
+export interface RolloutTarget {
+  releaseId: string | null;
+  commandId: string | null;
 }
 
 const reached = new Set<RolloutDeviceStatus>([
@@ -46,38 +75,47 @@ const reached = new Set<RolloutDeviceStatus>([
 ]);
 
 /**
- * A reached device's status after a report about the release the rollout
- * gave it; undefined when the report changes nothing. Heartbeats repeat the
- * device's state, so a report lost while no scheduler led is made good by
- * the next heartbeat. A success is final: a device that runs the release
- * stays counted as updated.
+ * A reached device's status after a report about what the rollout gave it;
+ * undefined when the report changes nothing. Heartbeats repeat the device's
+ * state, so a report lost while no scheduler led is made good by the next
+ * heartbeat. A success is final: a device that runs the release stays
+ * counted as updated. With a release and a host command, the release's
+ * outcome decides and a failed command fails the device; with a command
+ * alone, the command's outcome decides.
  */
 export function nextStatus(
   current: RolloutDeviceStatus,
-  desiredReleaseId: string,
+  target: RolloutTarget,
   report: DeviceReport,
 ): { status: RolloutDeviceStatus; error: string | null } | undefined {
   if (!reached.has(current) || current === 'succeeded') return undefined;
+  const releaseId = target.releaseId;
   let next: { status: RolloutDeviceStatus; error: string | null } | undefined;
   switch (report.kind) {
     case 'progress':
-      if (report.releaseId === desiredReleaseId && current !== 'failed')
+      if (report.releaseId === releaseId && current !== 'failed')
         next = { status: report.status, error: null };
       break;
     case 'result':
-      if (report.releaseId === desiredReleaseId)
+      if (report.releaseId === releaseId)
         next = report.success
           ? { status: 'succeeded', error: null }
           : { status: 'failed', error: report.error };
       break;
     case 'state':
-      if (report.runningReleaseId === desiredReleaseId) next = { status: 'succeeded', error: null };
-      else if (report.update?.release_id === desiredReleaseId) {
+      if (releaseId === null) break;
+      if (report.runningReleaseId === releaseId) next = { status: 'succeeded', error: null };
+      else if (report.update?.release_id === releaseId) {
         const { status } = report.update;
         if (status === 'failed') next = { status: 'failed', error: report.update.error ?? null };
         else if ((status === 'downloading' || status === 'installing') && current !== 'failed')
           next = { status, error: null };
       }
+      break;
+    case 'command':
+      if (report.commandId !== target.commandId || report.rollback) break;
+      if (!report.success) next = { status: 'failed', error: report.error };
+      else if (releaseId === null) next = { status: 'succeeded', error: null };
       break;
   }
   return next === undefined || (next.status === current && next.error === null) ? undefined : next;

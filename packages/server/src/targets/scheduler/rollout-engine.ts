@@ -152,11 +152,9 @@ export class RolloutEngine {
       pendingStarts: false,
     });
     const refusal =
-      plan.release_id === null
-        ? 'host-command-only deployments are not executed by this scheduler yet'
-        : overlaps.length > 0
-          ? `overlaps live rollouts: ${overlaps.map((o) => `${o.rollout_id} (${o.devices} devices)`).join(', ')}`
-          : undefined;
+      overlaps.length > 0
+        ? `overlaps live rollouts: ${overlaps.map((o) => `${o.rollout_id} (${o.devices} devices)`).join(', ')}`
+        : undefined;
     const row = await tx
       .insertInto('rollouts')
       .values({
@@ -348,7 +346,7 @@ export class RolloutEngine {
     const { row, plan } = live;
     const seq = row.assignment_seq + 1;
     const toReleaseId = plan.rollback.target_release_id ?? null;
-    const reverted = await revertDevices(tx, row.id, toReleaseId, seq);
+    const reverted = await revertDevices(tx, row, toReleaseId, seq);
     const now = this.#now();
     const ended = await tx
       .updateTable('rollouts')

@@ -64,10 +64,14 @@ export async function targetDevices(
   return Number(result.numAffectedRows ?? 0);
 }
 
-/** Moves every reached device's pointer back: to `toReleaseId`, or to what each ran before. */
+/**
+ * Moves every reached device's pointer back: to `toReleaseId`, or to what each
+ * ran before; a rollout of a host command alone moves no pointer and only
+ * marks the devices changed, so they get the rollback command.
+ */
 export async function revertDevices(
   tx: Tx,
-  rolloutId: string,
+  rollout: RolloutRow,
   toReleaseId: string | null,
   seq: number,
 ): Promise<number> {
@@ -75,10 +79,14 @@ export async function revertDevices(
     .updateTable('rollout_devices')
     .set((eb) => ({
       desired_release_id:
-        toReleaseId === null ? eb.ref('previous_release_id') : eb.val(toReleaseId),
+        rollout.release_id === null
+          ? null
+          : toReleaseId === null
+            ? eb.ref('previous_release_id')
+            : eb.val(toReleaseId),
       assignment_seq: seq,
     }))
-    .where('rollout_id', '=', rolloutId)
+    .where('rollout_id', '=', rollout.id)
     .where('status', 'in', reachedStatuses)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);

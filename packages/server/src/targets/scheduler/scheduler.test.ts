@@ -284,6 +284,80 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
     expect(planned.json()).toMatchObject({ targeted: false, status: 'planned', stage: 1 });
   });
 
+  it('runs a host command through the same engine: failures revert it, and reverted devices get the rollback command', async () => {
+    const fleet = await fleetWith(20);
+    await scheduler().start();
+    const rolloutId = await start(fleet.fleetId, {
+      host_command: {
+        command: 'flock-upgrade --to 2',
+        timeout_seconds: 60,
+        rollback_command: 'flock-upgrade --to 1',
+      },
+      strategy: { type: 'immediate' },
+      rollback: { trigger_failure_rate: 0.2, action: 'revert' },
+    });
+    const targeted = await waitFor(async () => {
+      const rows = (await devicesOf(rolloutId)).filter((row) => row.status === 'targeted');
+      return rows.length === 20 ? rows : undefined;
+    });
+    const settings = { heartbeatIntervalSeconds: 30, telemetryIntervalSeconds: 60 };
+    const desired = () =>
+      computeDesiredStates(
+        { db: api.database.db, box: api.services.secretBox, settings },
+        targeted.map((row) => row.device_id),
+      );
+    for (const state of (await desired()).values()) {
+      expect(state.release?.id).toBe(fleet.before);
+      expect(state.host_command).toMatchObject({
+        id: rolloutId,
+        command: 'flock-upgrade --to 2',
+        rollback: false,
+      });
+    }
+    for (const [index, row] of targeted.entries()) {
+      const success = index % 3 !== 0;
+      const stored: StoredDeviceEvent = {
+        v: 1,
+        device_id: row.device_id,
+        org_id: fleet.orgId,
+        fleet_id: fleet.fleetId,
+        received_at: new Date().toISOString(),
+        event: {
+          v: 1,
+          id: randomUUID(),
+          occurred_at: new Date().toISOString(),
+          type: 'host_command.result',
+          command_id: rolloutId,
+          rollback: false,
+          exit_code: success ? 0 : 3,
+          timed_out: false,
+          success,
+          stdout_tail: '',
+          stderr_tail: '',
+          duration_ms: 10,
+        },
+      };
+      await api.services.bus.publish(internalTopics.deviceEvent, JSON.stringify(stored), {
+        qos: 1,
+      });
+    }
+    const ended = await waitFor(async () => {
+      const current = await rollout(rolloutId);
+      return current?.state === 'rolled_back' ? current : undefined;
+    });
+    expect(ended.counts.failed).toBeGreaterThanOrEqual(4);
+    for (const state of (await desired()).values()) {
+      expect(state.release?.id).toBe(fleet.before);
+      expect(state.host_command).toMatchObject({
+        id: rolloutId,
+        command: 'flock-upgrade --to 1',
+        rollback: true,
+      });
+    }
+    const failed = (await devicesOf(rolloutId)).find((row) => row.status === 'failed')!;
+    expect(failed.error).toBe('the host command exited with 3');
+  });
+
   it('waits for an operator between manual stages', async () => {
     const fleet = await fleetWith(20);
     await scheduler().start();

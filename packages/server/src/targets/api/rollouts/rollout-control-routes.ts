@@ -87,11 +87,6 @@ export const rolloutControlRoutes: RouteGroup = (app, services) => {
             `the deployment was already started as rollout ${started.rollout_id}`,
           );
         const plan = deploymentPlanOf(deployment);
-        if (plan.release_id === null)
-          throw new HttpProblem(
-            'conflict',
-            'a deployment with a host command and no release cannot be rolled out yet',
-          );
         const devices = await fleetPlanDevices(tx, deployment.fleet_id);
         const overlaps = await rolloutOverlaps(
           tx,
