@@ -136,9 +136,16 @@ describe(`flock-server --target=api,events-gateway on ${external ? 'PostgreSQL, 
     expect(() => first.verify(delivered.body, delivered.headers)).not.toThrow();
     expect(() => second.verify(delivered.body, delivered.headers)).not.toThrow();
 
-    const log = await call('GET', `/v1/event-subscriptions/${created.body.id}/deliveries`);
-    expect(log.body.items).toHaveLength(5);
-    expect(log.body.items.every((item: { success: boolean }) => item.success)).toBe(true);
+    // The log row is written once the receiver answered, so it may trail the webhook.
+    const log = await waitFor(
+      async () => {
+        const page = await call('GET', `/v1/event-subscriptions/${created.body.id}/deliveries`);
+        return page.body.items.length >= 5 ? page.body.items : undefined;
+      },
+      { timeoutMs: 15_000, message: 'five attempts in the delivery log' },
+    );
+    expect(log).toHaveLength(5);
+    expect(log.every((item: { success: boolean }) => item.success)).toBe(true);
     expect(receiver.accepted.map((w) => JSON.parse(w.body).data.provisioning_key_id)).toEqual([
       live,
       ...missed,
