@@ -14,7 +14,7 @@
 //   latency: an open-loop 20 events/s (2,000 deliveries/s), p50/p99 from
 //     the event's commit to the receiver reading the request.
 // The receivers run in a worker thread of this process, the gateway in
-// its own process.
+// its own process. Medians of three runs (FLOCK_BENCH_RUNS).
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -39,6 +39,7 @@ const receivers = Number(env('FLOCK_BENCH_RECEIVERS', '100'));
 const backlogEvents = Number(env('FLOCK_BENCH_BACKLOG_EVENTS', '200'));
 const eventsPerSecond = Number(env('FLOCK_BENCH_EVENTS_PER_SECOND', '20'));
 const latencySeconds = Number(env('FLOCK_BENCH_LATENCY_SECONDS', '10'));
+const runs = Number(env('FLOCK_BENCH_RUNS', '3'));
 const targetRate = 2_000;
 const targetP99Ms = 500;
 
@@ -58,7 +59,8 @@ for (let n = 0; n < workerData.count; n += 1) {
     const id = req.headers['webhook-id'];
     req.resume();
     req.on('end', () => {
-      if (id !== undefined) seen.push(id, Date.now());
+      // The baseline's requests are not deliveries.
+      if (id !== undefined && id !== 'baseline') seen.push(id, Date.now());
       res.writeHead(204).end();
     });
   });
@@ -243,6 +245,66 @@ async function baseline(urls, perReceiver, body) {
   return round((urls.length * perReceiver) / seconds);
 }
 
+/** One capacity measurement: a backlog drained, deliveries/s between 10% and 90% delivered. */
+async function measureCapacity(write, arrivals, gatewayPid) {
+  arrivals.length = 0;
+  const cpuBefore = cpuSeconds(gatewayPid);
+  const total = backlogEvents * receivers;
+  for (let written = 0; written < backlogEvents; written += 50) {
+    await write(Math.min(50, backlogEvents - written));
+  }
+  const marks = {};
+  const deadline = Date.now() + 300_000;
+  for (const fraction of [0.1, 0.9, 1]) {
+    while (arrivals.length < total * fraction) {
+      if (Date.now() > deadline)
+        throw new Error(`backlog not drained: ${arrivals.length}/${total}`);
+      await delay(5);
+    }
+    marks[fraction] = performance.now();
+  }
+  return {
+    rate: round((0.8 * total) / ((marks[0.9] - marks[0.1]) / 1000)),
+    microsPerDelivery: round(((cpuSeconds(gatewayPid) - cpuBefore) * 1e6) / total, 1),
+  };
+}
+
+/** One latency measurement: an open-loop event rate, commit → arrival per delivery. */
+async function measureLatency(write, arrivals, committedAt) {
+  arrivals.length = 0;
+  committedAt.clear();
+  const ticks = eventsPerSecond * latencySeconds;
+  // Paced against the clock so that a slow write does not lower the rate.
+  const began = performance.now();
+  for (let tick = 0; tick < ticks; tick += 1) {
+    const wait = began + (tick * 1000) / eventsPerSecond - performance.now();
+    if (wait > 0) await delay(wait);
+    await write(1);
+  }
+  const offeredSeconds = (performance.now() - began) / 1000;
+  const expected = ticks * receivers;
+  const complete = await waitForArrivals(arrivals, expected, 60_000);
+  const latencies = arrivals
+    .map(([id, at]) => at - committedAt.get(id))
+    .filter((ms) => Number.isFinite(ms))
+    .sort((a, b) => a - b);
+  // Each event goes once to each receiver: more arrivals of an id are repeats.
+  const perEvent = new Map();
+  for (const [id] of arrivals) perEvent.set(id, (perEvent.get(id) ?? 0) + 1);
+  const repeats = [...perEvent.values()].reduce((sum, n) => sum + Math.max(0, n - receivers), 0);
+  return {
+    offered: round(expected / offeredSeconds),
+    delivered: latencies.length,
+    repeats,
+    complete,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    max: latencies.at(-1) ?? null,
+  };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 export default async function run({ log }) {
   const receiverSet = await startReceivers();
   const database = await createDatabase();
@@ -254,15 +316,6 @@ export default async function run({ log }) {
   let gateway;
   try {
     const loadAtStart = round(loadavg()[0], 2);
-    log('baseline: bare node:http client');
-    const body = JSON.stringify(envelope(randomUUID()));
-    const perReceiver = Math.round((backlogEvents * receivers) / receiverSet.urls.length);
-    const baselineRate = await baseline(receiverSet.urls, perReceiver, body);
-    log(`baseline ${baselineRate} POST/s`);
-    receiverSet.arrivals.length = 0;
-    await delay(200);
-    receiverSet.arrivals.length = 0;
-
     gateway = await startGateway({
       DATABASE_URL: database.url,
       MQTT_URL: mqttUrl,
@@ -292,91 +345,75 @@ export default async function run({ log }) {
     }
     const committedAt = new Map();
     const write = eventWriter(client, broker, topicPrefix, orgId, committedAt);
+    const body = JSON.stringify(envelope(orgId));
+    const perReceiver = Math.round((backlogEvents * receivers) / receiverSet.urls.length);
 
-    log(`capacity: a backlog of ${backlogEvents} events × ${receivers} subscriptions`);
-    const cpuBefore = cpuSeconds(gateway.pid);
-    const total = backlogEvents * receivers;
-    for (let written = 0; written < backlogEvents; written += 50) {
-      await write(Math.min(50, backlogEvents - written));
+    const results = [];
+    for (let n = 1; n <= runs; n += 1) {
+      log(`run ${n}/${runs}: baseline, a bare node:http client`);
+      const baselineRate = await baseline(receiverSet.urls, perReceiver, body);
+      log(`run ${n}/${runs}: capacity, ${backlogEvents} events × ${receivers} subscriptions`);
+      const capacity = await measureCapacity(write, receiverSet.arrivals, gateway.pid);
+      log(`run ${n}/${runs}: latency, ${eventsPerSecond} events/s for ${latencySeconds} s`);
+      const latency = await measureLatency(write, receiverSet.arrivals, committedAt);
+      const result = {
+        baseline_post_s: baselineRate,
+        gateway_deliveries_s: capacity.rate,
+        gateway_cpu_us_per_delivery: capacity.microsPerDelivery,
+        offered_deliveries_s: latency.offered,
+        delivered_at_offered_rate: latency.delivered,
+        all_delivered_at_offered_rate: latency.complete,
+        repeated_deliveries: latency.repeats,
+        p50_latency_ms: latency.p50,
+        p99_latency_ms: latency.p99,
+        max_latency_ms: latency.max,
+      };
+      log(JSON.stringify(result));
+      results.push(result);
     }
-    const marks = {};
-    const markAt = async (fraction) => {
-      while (receiverSet.arrivals.length < total * fraction) await delay(5);
-      marks[fraction] = performance.now();
-    };
-    const drained = await Promise.race([
-      (async () => {
-        await markAt(0.1);
-        await markAt(0.9);
-        await markAt(1);
-        return true;
-      })(),
-      delay(300_000).then(() => false),
-    ]);
-    if (!drained) throw new Error(`backlog not drained: ${receiverSet.arrivals.length}/${total}`);
-    const capacity = round((0.8 * total) / ((marks[0.9] - marks[0.1]) / 1000));
-    const cpuUsed = cpuSeconds(gateway.pid) - cpuBefore;
-    const gatewayCpu = {
-      what: 'CPU of the gateway process per delivery while draining the backlog',
-      micros_per_delivery: round((cpuUsed * 1e6) / total, 1),
-    };
-    log(`capacity ${capacity} deliveries/s`);
-
-    log(`latency: ${eventsPerSecond} events/s for ${latencySeconds} s`);
-    receiverSet.arrivals.length = 0;
-    committedAt.clear();
-    const ticks = eventsPerSecond * latencySeconds;
-    // One event per tick, paced against the clock so that slow writes do not lower the rate.
-    const began = performance.now();
-    for (let tick = 0; tick < ticks; tick += 1) {
-      const due = began + (tick * 1000) / eventsPerSecond;
-      const wait = due - performance.now();
-      if (wait > 0) await delay(wait);
-      await write(1);
-    }
-    const offeredSeconds = (performance.now() - began) / 1000;
-    const expected = ticks * receivers;
-    const complete = await waitForArrivals(receiverSet.arrivals, expected, 60_000);
-    const latencies = receiverSet.arrivals
-      .map(([id, at]) => at - committedAt.get(id))
-      .filter((ms) => Number.isFinite(ms))
-      .sort((a, b) => a - b);
-    const offeredRate = round(expected / offeredSeconds);
-    log(
-      `offered ${offeredRate} deliveries/s; p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms`,
-    );
+    const of = (key) => median(results.map((result) => result[key]));
 
     return {
-      metric: `fan-out webhook deliveries per second from one events-gateway to ${receivers} local receivers (PostgreSQL outbox)`,
-      value: capacity,
+      metric: `fan-out webhook deliveries per second from one events-gateway to ${receivers} local receivers (PostgreSQL outbox), median of ${runs} runs`,
+      value: of('gateway_deliveries_s'),
       unit: 'deliveries/s',
       better: 'higher',
       target: targetRate,
       baseline: {
         what: 'bare node:http keep-alive client POSTing the same bodies to the same receivers, one in flight per receiver',
-        value: baselineRate,
+        value: of('baseline_post_s'),
       },
       p99_latency_ms: {
-        at_offered_rate: percentile(latencies, 0.99),
+        what: 'from the event commit to the receiver reading the request, at the offered rate',
+        at_offered_rate: of('p99_latency_ms'),
         target: targetP99Ms,
       },
-      p50_latency_ms_at_offered_rate: percentile(latencies, 0.5),
-      max_latency_ms_at_offered_rate: latencies.at(-1) ?? null,
-      offered_deliveries_per_second: offeredRate,
-      delivered_at_offered_rate: latencies.length,
-      all_delivered_at_offered_rate: complete,
-      gateway_cpu: gatewayCpu,
+      p50_latency_ms_at_offered_rate: of('p50_latency_ms'),
+      offered_deliveries_per_second: of('offered_deliveries_s'),
+      all_delivered_at_offered_rate: results.every(
+        (result) => result.all_delivered_at_offered_rate,
+      ),
+      repeated_deliveries_at_offered_rate: results.reduce(
+        (sum, result) => sum + result.repeated_deliveries,
+        0,
+      ),
+      gateway_cpu: {
+        what: 'CPU of the gateway process per delivery while draining the backlog',
+        micros_per_delivery: of('gateway_cpu_us_per_delivery'),
+      },
       setup: {
         receivers,
         subscriptions: receivers,
+        runs,
         backlog_events: backlogEvents,
-        backlog_deliveries: total,
+        backlog_deliveries: backlogEvents * receivers,
         events_per_second: eventsPerSecond,
         latency_seconds: latencySeconds,
         load_average_at_start: loadAtStart,
         database: 'PostgreSQL (FLOCK_BENCH_DATABASE_URL)',
         broker: mqttUrl,
       },
+      runs: results,
     };
   } finally {
     await gateway?.stop();
