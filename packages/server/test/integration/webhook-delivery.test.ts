@@ -292,6 +292,27 @@ describe.each(databaseBackends)('webhook delivery on %s', (backend) => {
     expect(receiver.received).toHaveLength(0);
   });
 
+  it('counts a redirect as a failure and does not follow it', async () => {
+    const target = await WebhookReceiver.start();
+    receiver.answer = () => ({ status: 308, body: '', headers: { location: target.url } });
+    const subscription = await insertSubscription(test.database, orgId, `${receiver.url}?moved`);
+    await recordOnlineEvents(test.database, orgId, 1);
+    try {
+      await startDeliverer({ waitsMs: [60_000] });
+      const attempt = await waitFor(() =>
+        test.database.db
+          .selectFrom('webhook_deliveries')
+          .selectAll()
+          .where('subscription_id', '=', subscription.id)
+          .executeTakeFirst(),
+      );
+      expect(attempt).toMatchObject({ success: false, status_code: 308 });
+      expect(target.received).toHaveLength(0);
+    } finally {
+      await target.down();
+    }
+  });
+
   it('counts an answer that takes too long as failed, and keeps 1 KiB of a body', async () => {
     const silent = createServer(() => undefined);
     silent.listen(0, '127.0.0.1');

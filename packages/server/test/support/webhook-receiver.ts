@@ -23,7 +23,7 @@ export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   answer: (
     webhook: Omit<ReceivedWebhook, 'status' | 'receivedAt'>,
-  ) => number | { status: number; body: string } = () => 204;
+  ) => number | { status: number; body: string; headers?: Record<string, string> } = () => 204;
   /** How long each answer takes. */
   delayMs = 0;
   private server: Server;
@@ -78,7 +78,10 @@ export class WebhookReceiver {
         const status = typeof answer === 'number' ? answer : answer.status;
         this.received.push({ path, headers, body, status, receivedAt: Date.now() });
         const reply = () => {
-          res.writeHead(status, { 'content-type': 'text/plain' });
+          res.writeHead(status, {
+            'content-type': 'text/plain',
+            ...(typeof answer === 'number' ? {} : answer.headers),
+          });
           res.end(
             typeof answer === 'number'
               ? status >= 300
