@@ -275,6 +275,34 @@ describe.each(databaseBackends)('webhook delivery on %s', (backend) => {
     }
   });
 
+  it('goes on delivering to others when a subscription is deleted while its request is in flight', async () => {
+    const doomed = await insertSubscription(test.database, orgId, `${receiver.url}?s=doomed`);
+    const kept = await insertSubscription(test.database, orgId, `${receiver.url}?s=kept`);
+    receiver.delayMs = 300;
+    await recordOnlineEvents(test.database, orgId, 3);
+    await startDeliverer();
+
+    await waitFor(() => receiver.received.some((w) => w.path.endsWith('?s=doomed')));
+    await test.database.db.deleteFrom('event_subscriptions').where('id', '=', doomed.id).execute();
+    receiver.delayMs = 0;
+    await waitFor(
+      async () => {
+        const rows = await test.database.db
+          .selectFrom('webhook_outbox')
+          .select('state')
+          .where('subscription_id', '=', kept.id)
+          .execute();
+        return rows.length === 3 && rows.every((row) => row.state === 'delivered');
+      },
+      { message: "the kept subscription's events delivered" },
+    );
+    const logged = await test.database.db
+      .selectFrom('webhook_deliveries')
+      .select('subscription_id')
+      .execute();
+    expect(logged.every((row) => row.subscription_id === kept.id)).toBe(true);
+  });
+
   it('refuses loopback receivers unless private targets are allowed, and never connects', async () => {
     const subscription = await insertSubscription(test.database, orgId, receiver.url);
     await recordOnlineEvents(test.database, orgId, 1);

@@ -112,10 +112,12 @@ function logAttempts(outcomes: readonly DeliveryOutcome[]): RawBuilder<unknown> 
       ${response.statusCode}::integer, ${response.latencyMs}::integer, ${response.error}::text,
       ${response.excerpt}::text)`,
   );
+  // A subscription deleted meanwhile took its outbox rows along; its attempts go unlogged.
   return sql`
     insert into webhook_deliveries (outbox_id, subscription_id, event_id, attempt, attempted_at,
       success, status_code, latency_ms, error, response_excerpt)
-    values ${sql.join(rows)}
+    select * from (values ${sql.join(rows)}) as v
+    where exists (select 1 from webhook_outbox o where o.id = v.column1)
     returning id`;
 }
 

@@ -193,8 +193,10 @@ export class WebhookDeliverer {
         return;
       } catch (error) {
         metrics.recordRetries.inc();
-        // Stopping: the claims lapse and those rows are sent again as new attempts.
-        if (this.aborter.signal.aborted && failures >= 3) {
+        // Stopping, or a batch the database keeps refusing: the claims lapse
+        // and those rows are sent again as new attempts, rather than every
+        // later outcome waiting behind this batch.
+        if (failures >= (this.aborter.signal.aborted ? 3 : 10)) {
           log.error({ err: error, outcomes: batch.length }, 'delivery outcomes not written');
           return;
         }
