@@ -421,6 +421,49 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
     expect((await call('POST', `/v1/rollouts/${rolloutId}/pause`)).statusCode).toBe(409);
   });
 
+  it('pauses when a telemetry threshold over the reached devices is broken, with the aggregates it judged', async () => {
+    const fleet = await fleetWith(10);
+    await scheduler().start();
+    const rolloutId = await start(fleet.fleetId, {
+      release_id: fleet.after,
+      strategy: { type: 'canary', percent: 50, min_wait_seconds: 0 },
+      health: {
+        evaluation_window_seconds: 30,
+        telemetry_thresholds: [
+          { metric: 'cpu_percent', aggregate: 'mean', op: '<', value: 80, window_seconds: 30 },
+          { metric: 'queue_depth', aggregate: 'p95', op: '<=', value: 100, window_seconds: 30 },
+        ],
+      },
+    });
+    const reached = await waitFor(async () => {
+      const rows = (await devicesOf(rolloutId)).filter((row) => row.status === 'targeted');
+      return rows.length > 0 ? rows : undefined;
+    });
+    await api.database.db
+      .insertInto('telemetry_samples')
+      .values(
+        [...reached, ...reached].map((row, index) => ({
+          device_id: row.device_id,
+          org_id: fleet.orgId,
+          fleet_id: fleet.fleetId,
+          time: new Date(Date.now() - index * 1000),
+          cpu_percent: 95,
+          custom: JSON.stringify({ queue_depth: 10 }),
+        })),
+      )
+      .execute();
+    await reportTargeted(fleet, rolloutId);
+    const paused = await waitFor(async () => {
+      const current = await rollout(rolloutId);
+      return current?.state === 'paused' ? current : undefined;
+    });
+    expect(paused.reason).toContain('mean(cpu_percent) = 95, must be < 80');
+    expect(paused.gate_evaluations[0]).toMatchObject({
+      verdict: 'fail',
+      inputs: { telemetry: { 'mean(cpu_percent)': 95, 'p95(queue_depth)': 10 } },
+    });
+  });
+
   it('refuses to start a rollout that overlaps a live one and lists the conflict', async () => {
     const fleet = await fleetWith(10);
     const first = await start(fleet.fleetId, {
