@@ -38,6 +38,8 @@ export class Scheduler {
   readonly #subscriptions: Subscription[] = [];
   #controller: AbortController | undefined;
   #loop: Promise<void> | undefined;
+  /** Whether the last pass found a live rollout: without one, heartbeats are not even parsed. */
+  #watching = false;
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -90,7 +92,7 @@ export class Scheduler {
   }
 
   #onStates(payload: Buffer): void {
-    if (this.leadership.term === undefined) return;
+    if (this.leadership.term === undefined || !this.#watching) return;
     const parsed = parseInternalMessage('deviceStates', payload);
     if (!parsed.ok) return;
     for (const stored of parsed.value.states) {
@@ -109,7 +111,9 @@ export class Scheduler {
   async pass(): Promise<void> {
     await this.engine.processIntents();
     await this.#progress.apply();
-    for (const live of await this.engine.liveRollouts()) await this.engine.step(live.row.id);
+    const live = await this.engine.liveRollouts();
+    this.#watching = live.length > 0;
+    for (const rollout of live) await this.engine.step(rollout.row.id);
   }
 
   async #run(signal: AbortSignal): Promise<void> {
