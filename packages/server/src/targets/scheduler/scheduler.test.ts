@@ -358,6 +358,57 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
     expect(failed.error).toBe('the host command exited with 3');
   });
 
+  it.each(['halt', 'freeze'] as const)(
+    'on %s stops reaching devices and leaves the reached ones on the release, frozen ones paused',
+    async (action) => {
+      const fleet = await fleetWith(20);
+      await scheduler().start();
+      const rolloutId = await start(fleet.fleetId, {
+        release_id: fleet.after,
+        strategy: { type: 'canary', percent: 50, min_wait_seconds: 3600 },
+        rollback: { trigger_failure_rate: 0.2, action },
+      });
+      const canary = await waitFor(async () => {
+        const rows = (await devicesOf(rolloutId)).filter((row) => row.status === 'targeted');
+        return rows.length > 0 ? rows : undefined;
+      });
+      const failing = new Set(
+        canary.slice(0, Math.ceil(canary.length * 0.2)).map((row) => row.device_id),
+      );
+      // The failing ones report; the rest are still updating when the policy acts.
+      for (const row of canary.filter((r) => failing.has(r.device_id)))
+        await report(row.device_id, fleet.fleetId, fleet.orgId, {
+          type: 'update.result',
+          release_id: fleet.after,
+          success: false,
+          error: 'pull failed',
+          duration_ms: 10,
+        });
+      const ended = await waitFor(async () => {
+        const current = await rollout(rolloutId);
+        return current?.state === (action === 'halt' ? 'halted' : 'frozen') ? current : undefined;
+      });
+      expect(ended.counts.planned).toBeGreaterThan(0);
+      const rows = await devicesOf(rolloutId);
+      for (const row of rows.filter((r) => r.targeted_at !== null)) {
+        expect(row.desired_release_id).toBe(fleet.after);
+        expect(row.updates_paused).toBe(action === 'freeze');
+      }
+      const desired = await computeDesiredStates(
+        {
+          db: api.database.db,
+          box: api.services.secretBox,
+          settings: { heartbeatIntervalSeconds: 30, telemetryIntervalSeconds: 60 },
+        },
+        [canary[0]!.device_id],
+      );
+      expect(desired.get(canary[0]!.device_id)).toMatchObject({
+        release: { id: fleet.after },
+        config: { updates_paused: action === 'freeze' },
+      });
+    },
+  );
+
   it('waits for an operator between manual stages', async () => {
     const fleet = await fleetWith(20);
     await scheduler().start();
