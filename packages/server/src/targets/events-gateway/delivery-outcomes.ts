@@ -105,47 +105,58 @@ function failureRuns(outcomes: readonly DeliveryOutcome[]): Map<string, FailureR
 }
 
 function logAttempts(outcomes: readonly DeliveryOutcome[]): RawBuilder<unknown> {
-  const rows = outcomes.map(
-    ({ claim, attemptedAt, response }) => sql`(
-      ${claim.outboxId}::bigint, ${claim.subscriptionId}::uuid, ${claim.eventId}::uuid,
-      ${claim.attempt}::integer, ${attemptedAt}::timestamptz, ${response.ok}::boolean,
-      ${response.statusCode}::integer, ${response.latencyMs}::integer, ${response.error}::text,
-      ${response.excerpt}::text)`,
-  );
+  const column = <T>(pick: (outcome: DeliveryOutcome) => T) => outcomes.map(pick);
   // A subscription deleted meanwhile took its outbox rows along; its attempts go unlogged.
   return sql`
     insert into webhook_deliveries (outbox_id, subscription_id, event_id, attempt, attempted_at,
       success, status_code, latency_ms, error, response_excerpt)
-    select * from (values ${sql.join(rows)}) as v
-    where exists (select 1 from webhook_outbox o where o.id = v.column1)
+    select * from unnest(
+      ${column((o) => o.claim.outboxId)}::bigint[], ${column((o) => o.claim.subscriptionId)}::uuid[],
+      ${column((o) => o.claim.eventId)}::uuid[], ${column((o) => o.claim.attempt)}::integer[],
+      ${column((o) => o.attemptedAt.toISOString())}::timestamptz[],
+      ${column((o) => o.response.ok)}::boolean[], ${column((o) => o.response.statusCode)}::integer[],
+      ${column((o) => o.response.latencyMs)}::integer[], ${column((o) => o.response.error)}::text[],
+      ${column((o) => o.response.excerpt)}::text[]
+    ) as v (outbox_id, subscription_id, event_id, attempt, attempted_at, success, status_code,
+      latency_ms, error, response_excerpt)
+    where exists (select 1 from webhook_outbox o where o.id = v.outbox_id)
     returning id`;
 }
 
 /**
  * Delivered, dead, or pending until the next attempt is due; a released row
- * (claimed in a run, never sent) gives its attempt number back.
+ * (claimed in a run, never sent) gives its attempt number back. Columns go as
+ * arrays through `unnest`: a parameter per column, not per value.
  */
 function moveOutboxRows(
   outcomes: readonly DeliveryOutcome[],
   released: readonly OutboxClaim[],
   policy: OutcomePolicy,
 ): RawBuilder<unknown> {
-  const row = (claim: OutboxClaim, state: string, nextAt: Date | null, giveBack: boolean) =>
-    sql`(${claim.outboxId}::bigint, ${claim.attempt}::integer, ${state}::text, ${nextAt}::timestamptz, ${giveBack}::boolean)`;
   const moves = outcomes.map(({ claim, attemptedAt, response }) => {
-    if (response.ok) return row(claim, 'delivered', null, false);
+    if (response.ok) return { claim, state: 'delivered', nextAt: null, giveBack: false };
     const wait = policy.schedule.waitAfter(claim.attempt);
     return wait === undefined
-      ? row(claim, 'dead', null, false)
-      : row(claim, 'pending', new Date(attemptedAt.getTime() + wait), false);
+      ? { claim, state: 'dead', nextAt: null, giveBack: false }
+      : {
+          claim,
+          state: 'pending',
+          nextAt: new Date(attemptedAt.getTime() + wait).toISOString(),
+          giveBack: false,
+        };
   });
-  for (const claim of released) moves.push(row(claim, 'pending', null, true));
+  for (const claim of released)
+    moves.push({ claim, state: 'pending', nextAt: null, giveBack: true });
   return sql`
     update webhook_outbox o
     set state = v.state, next_attempt_at = coalesce(v.next_at, o.next_attempt_at),
         attempts = case when v.give_back then o.attempts - 1 else o.attempts end,
         claimed_until = null, claimed_by = null
-    from (values ${sql.join(moves)}) as v(id, attempt, state, next_at, give_back)
+    from unnest(
+      ${moves.map((m) => m.claim.outboxId)}::bigint[], ${moves.map((m) => m.claim.attempt)}::integer[],
+      ${moves.map((m) => m.state)}::text[], ${moves.map((m) => m.nextAt)}::timestamptz[],
+      ${moves.map((m) => m.giveBack)}::boolean[]
+    ) as v (id, attempt, state, next_at, give_back)
     where o.id = v.id and o.attempts = v.attempt and o.claimed_by = ${policy.workerId}
     returning o.id`;
 }
