@@ -1,8 +1,9 @@
 // Memory of the device agent: (a) one real flockd's RSS idle after it has
-// converged, median of three runs; (b) what the fleet simulator costs per
-// simulated device. Both spawn the built binary (`npm run build` first)
-// against an in-process MQTT broker and a fake registration API, so the
-// measured process holds only the agent.
+// converged, median of five runs, beside a bare `node -e` idle process
+// measured the same way in the same run; (b) what the fleet simulator costs
+// per simulated device. Both spawn the built binary (`npm run build` first,
+// the bundle devices run) against an in-process MQTT broker and a fake
+// registration API, so the measured process holds only the agent.
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -105,23 +106,33 @@ async function startFleetServer() {
   };
 }
 
-async function rssBytes(pid) {
+/** VmRSS, and its anonymous (heap) and file-backed (mostly the node binary's pages) parts. */
+async function memory(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)[1]) * 1024;
+  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)[1]) * 1024;
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
-/** RSS once it stops moving: five one-second samples in a row within 1% of each other. */
-async function settledRss(pid) {
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Idle RSS: after 15 s, once start-up garbage is collected (V8's memory
+ * reducer runs a few seconds after allocation stops), the median of ten
+ * samples a second apart. Idle work (heartbeats, reconcile rounds) makes
+ * RSS saw-tooth by about 1 MiB; the median does not chase the teeth.
+ */
+async function idleMemory(pid) {
+  await delay(15_000);
   const samples = [];
-  for (let i = 0; i < 60; i += 1) {
-    samples.push(await rssBytes(pid));
-    const last = samples.slice(-5);
-    if (last.length === 5 && (Math.max(...last) - Math.min(...last)) / Math.max(...last) < 0.01)
-      return Math.round(last.reduce((a, b) => a + b) / last.length);
+  for (let i = 0; i < 10; i += 1) {
+    samples.push(await memory(pid));
     await delay(1000);
   }
-  return samples.at(-1);
+  const middle = median(samples.map((sample) => sample.rss));
+  return samples.find((sample) => sample.rss === middle);
 }
+
+const toMib = (bytes) => Math.round((bytes / mib) * 10) / 10;
 
 async function until(check, what, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
@@ -159,9 +170,11 @@ async function oneAgent(log) {
   });
   try {
     await until(() => server.converged.size === 1, 'the agent to converge', 60_000);
-    const rss = await settledRss(child.pid);
-    log(`one agent idle after converging: ${(rss / mib).toFixed(1)} MiB`);
-    return rss;
+    const idle = await idleMemory(child.pid);
+    log(
+      `one agent idle after converging: ${toMib(idle.rss)} MiB (anonymous ${toMib(idle.anon)}, file ${toMib(idle.file)})`,
+    );
+    return idle;
   } finally {
     await stopChild(child);
     await server.close();
@@ -189,8 +202,8 @@ async function simulator(devices, log) {
   try {
     await until(() => started, 'the simulator to start', 30_000);
     await until(() => server.converged.size === devices, `${devices} devices converged`, 600_000);
-    const rss = await settledRss(child.pid);
-    log(`simulator with ${devices} devices: ${(rss / mib).toFixed(1)} MiB`);
+    const { rss } = await idleMemory(child.pid);
+    log(`simulator with ${devices} devices: ${toMib(rss)} MiB`);
     return rss;
   } finally {
     await stopChild(child);
@@ -199,29 +212,47 @@ async function simulator(devices, log) {
   }
 }
 
+/** What any Node.js process costs on this machine: the floor under the agent. */
+async function bareNode(log) {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], {
+    stdio: 'ignore',
+  });
+  try {
+    const idle = await idleMemory(child.pid);
+    log(`bare node -e, idle: ${toMib(idle.rss)} MiB`);
+    return idle;
+  } finally {
+    await stopChild(child);
+  }
+}
+
 export default async function run({ log }) {
+  const bare = await bareNode(log);
   const runs = [];
-  for (let i = 0; i < 3; i += 1) runs.push(await oneAgent(log));
-  const median = [...runs].sort((a, b) => a - b)[1];
-  const bare = await simulator(0, log);
+  for (let i = 0; i < 5; i += 1) runs.push(await oneAgent(log));
+  const agent = runs.find((one) => one.rss === median(runs.map((r) => r.rss)));
+  const simulatorBare = await simulator(0, log);
   const fleet = await simulator(simulatedDevices, log);
-  const perDevice = Math.round((fleet - bare) / simulatedDevices);
+  const perDevice = Math.round((fleet - simulatorBare) / simulatedDevices);
   log(`per simulated device: ${(perDevice / 1024).toFixed(1)} KiB`);
   return {
     metric: 'agent_idle_rss',
-    value: Math.round((median / mib) * 10) / 10,
+    value: toMib(agent.rss),
     unit: 'MiB',
     better: 'lower',
     target: 60,
     baseline: {
-      what: 'the simulator process with no devices (same modules loaded)',
-      value: Math.round((bare / mib) * 10) / 10,
+      what: 'a bare `node -e` idle process, measured the same way in the same run',
+      value: toMib(bare.rss),
     },
-    runs_mib: runs.map((rss) => Math.round((rss / mib) * 10) / 10),
+    above_baseline_mib: toMib(agent.rss - bare.rss),
+    runs_mib: runs.map((one) => toMib(one.rss)),
+    median_run: { anonymous_mib: toMib(agent.anon), file_mib: toMib(agent.file) },
+    bare_node: { anonymous_mib: toMib(bare.anon), file_mib: toMib(bare.file) },
     simulator: {
       devices: simulatedDevices,
-      rss_mib: Math.round((fleet / mib) * 10) / 10,
-      baseline_rss_mib: Math.round((bare / mib) * 10) / 10,
+      rss_mib: toMib(fleet),
+      baseline_rss_mib: toMib(simulatorBare),
       bytes_per_device: perDevice,
     },
   };
