@@ -91,6 +91,12 @@ describe('MqttSession', () => {
     expect(events).toEqual(['refused', 'connected']);
   });
 
+  it('asks mqtt.js not to cache a Buffer per packet id: 7 MiB of an idle agent (decision 0317)', async () => {
+    const { clients } = start(() => 't');
+    await waitFor(() => clients.length === 1);
+    expect(clients[0]!.options.writeCache).toBe(false);
+  });
+
   it('publishes on its own topics with the QoS asked for, and only its downlinks reach the handler', async () => {
     const { session, clients, received } = start(() => 't');
     await waitFor(() => clients.length === 1);
