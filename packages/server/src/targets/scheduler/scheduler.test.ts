@@ -429,6 +429,16 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
     const planned = waiting.counts.planned!;
     expect(planned).toBeGreaterThan(0);
     expect((await rollout(rolloutId))?.counts.planned).toBe(planned);
+    expect((await call('POST', `/v1/rollouts/${rolloutId}/pause`)).statusCode).toBe(202);
+    await waitFor(async () => (await rollout(rolloutId))?.state === 'paused');
+    // Advance is for a running rollout waiting on its operator: refused while paused, and said so.
+    expect((await call('POST', `/v1/rollouts/${rolloutId}/advance`)).statusCode).toBe(202);
+    await waitFor(async () => (await rollout(rolloutId))?.intents[0]?.outcome === 'rejected');
+    expect((await rollout(rolloutId))?.intents[0]?.detail).toBe(
+      'stage 0 is not waiting for an operator',
+    );
+    expect((await call('POST', `/v1/rollouts/${rolloutId}/resume`)).statusCode).toBe(202);
+    await waitFor(async () => (await rollout(rolloutId))?.state === 'running');
     expect((await call('POST', `/v1/rollouts/${rolloutId}/advance`)).statusCode).toBe(202);
     await waitFor(
       async () => {
@@ -513,6 +523,31 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
       verdict: 'fail',
       inputs: { telemetry: { 'mean(cpu_percent)': 95, 'p95(queue_depth)': 10 } },
     });
+  });
+
+  it("rolls back on an operator's request: a pointer move of every reached device", async () => {
+    const fleet = await fleetWith(10);
+    await scheduler().start();
+    const rolloutId = await start(fleet.fleetId, {
+      release_id: fleet.after,
+      strategy: { type: 'immediate' },
+    });
+    await waitFor(
+      async () => {
+        await reportTargeted(fleet, rolloutId);
+        return (await rollout(rolloutId))?.state === 'completed';
+      },
+      { message: 'the rollout to complete' },
+    );
+    expect((await call('POST', `/v1/rollouts/${rolloutId}/rollback`)).statusCode).toBe(202);
+    const ended = await waitFor(async () => {
+      const current = await rollout(rolloutId);
+      return current?.state === 'rolled_back' ? current : undefined;
+    });
+    expect(ended.reason).toBe('rolled back by an operator');
+    for (const row of await devicesOf(rolloutId)) expect(row.desired_release_id).toBe(fleet.before);
+    expect((await call('POST', `/v1/rollouts/${rolloutId}/rollback`)).statusCode).toBe(202);
+    await waitFor(async () => (await rollout(rolloutId))?.intents[0]?.outcome === 'rejected');
   });
 
   it('refuses to start a rollout that overlaps a live one and lists the conflict', async () => {
