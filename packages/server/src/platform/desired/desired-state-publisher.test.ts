@@ -76,17 +76,29 @@ describe.each(apiBackends)('desired-state publisher on %s', (backend) => {
       .execute();
     await audit(orgId, 'fleet.default_release_moved', fleetId, { to_release_id: releaseId });
   };
-  /** What a device connecting now receives: the retained message, if any. */
-  const retained = async (deviceId: string): Promise<DesiredStateMessage | undefined> => {
+  /**
+   * What a device connecting now receives: the retained message, if one
+   * arrives within `withinMs`. A present message ends the wait as it arrives;
+   * only an absent one costs the whole window.
+   */
+  const retained = async (
+    deviceId: string,
+    withinMs = 5_000,
+  ): Promise<DesiredStateMessage | undefined> => {
     const received: BusMessage[] = [];
+    let arrived = () => {};
+    const first = new Promise<void>((resolve) => (arrived = resolve));
     const subscription = await api.services.bus.subscribe(
       deviceTopic(deviceId, 'desired'),
       (message) => {
         received.push(message);
+        arrived();
       },
       { qos: 1 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    clearTimeout(timer);
     await subscription.unsubscribe();
     const last = received.at(-1);
     if (last === undefined || last.payload.length === 0) return undefined;
@@ -242,7 +254,7 @@ describe.each(apiBackends)('desired-state publisher on %s', (backend) => {
 
     await api.database.db.deleteFrom('devices').where('id', '=', deviceId).execute();
     await audit(orgId, 'device.deregistered', deviceId);
-    await waitFor(async () => (await retained(deviceId)) === undefined, {
+    await waitFor(async () => (await retained(deviceId, 250)) === undefined, {
       message: 'the retained state to be cleared',
     });
   });
