@@ -8,52 +8,15 @@ import {
   PreviewDeploymentRequest,
   checkDeploymentPlan,
 } from '@flock/protocol';
-import type { Db } from '../../../platform/db/database.js';
 import { actingOrg } from '../acting-org.js';
 import type { RouteGroup } from '../build-api.js';
 import { deploymentNotFound, invalidPlan } from './deployment-errors.js';
 import { planOf } from './deployment-view.js';
 import { planReleaseProblems } from './plan-release-problems.js';
-import { type PreviewDevice, previewDeployment } from './preview-deployment.js';
+import { fleetPlanDevices } from '../../../platform/rollouts/fleet-plan-devices.js';
+import { previewDeployment } from './preview-deployment.js';
 
 const defaultSampleLimit = 100;
-
-/**
- * The fleet's devices as a preview needs them. A running release of another
- * fleet (a device that moved) has no version here: it counts as unknown.
- */
-async function fleetDevices(db: Db, orgId: string, fleetId: string): Promise<PreviewDevice[]> {
-  const rows = await db
-    .selectFrom('devices')
-    .leftJoin('releases', (join) =>
-      join
-        .onRef('releases.id', '=', 'devices.running_release_id')
-        .onRef('releases.fleet_id', '=', 'devices.fleet_id'),
-    )
-    .select([
-      'devices.id',
-      'devices.labels',
-      'devices.attributes',
-      'devices.segment',
-      'devices.version_lock',
-      'devices.quarantined_at',
-      'devices.running_release_id',
-      'releases.version as running_version',
-    ])
-    .where('devices.fleet_id', '=', fleetId)
-    .where('devices.org_id', '=', orgId)
-    .execute();
-  return rows.map((row) => ({
-    id: row.id,
-    labels: row.labels,
-    attributes: row.attributes,
-    segment: row.segment,
-    running_version: row.running_version,
-    version_lock: row.version_lock,
-    quarantined: row.quarantined_at !== null,
-    running_release_id: row.running_release_id,
-  }));
-}
 
 /**
  * Dry runs: who a plan would reach, stage by stage, against the fleet as it
@@ -64,7 +27,7 @@ export const deploymentPreviewRoutes: RouteGroup = (app, services) => {
   const { db } = services.database;
 
   const preview = async (orgId: string, fleetId: string, plan: DeploymentPlan, limit?: number) =>
-    previewDeployment(await fleetDevices(db, orgId, fleetId), plan, limit ?? defaultSampleLimit);
+    previewDeployment(await fleetPlanDevices(db, fleetId), plan, limit ?? defaultSampleLimit);
 
   api.post(
     '/v1/fleets/:fleetId/deployments/preview',
