@@ -11,7 +11,7 @@ import type { AgentConfig } from './config/agent-config.js';
 import { type ClientFactory, MqttSession } from './connection/mqtt-session.js';
 import { createRuntime } from './create-runtime.js';
 import { HostCommandLedger } from './host-commands/host-command-ledger.js';
-import { HostCommandRunner } from './host-commands/host-command-runner.js';
+import { type ExecuteHostCommand, HostCommandRunner } from './host-commands/host-command-runner.js';
 import { createDeviceApi, type DeviceApi } from './identity/api-client.js';
 import { CredentialsStore } from './identity/credentials-store.js';
 import { DeviceIdentity } from './identity/device-identity.js';
@@ -34,6 +34,8 @@ export interface AgentDependencies {
   /** Defaults to running `config.reboot_command`. */
   reboot?: (signal: AbortSignal) => Promise<void>;
   createMqttClient?: ClientFactory;
+  /** Defaults to running host commands with /bin/sh; the fleet simulator simulates them. */
+  executeHostCommand?: ExecuteHostCommand;
   /** Backoff of every retry loop; tests shorten it. */
   retry?: { initialMs: number; maxMs: number };
   procRoot?: string;
@@ -140,6 +142,7 @@ export async function startAgent(
     ledger: await HostCommandLedger.open(config.dataDir),
     log: agentLog,
     report: (event) => reporter.fullEvent(event),
+    ...(deps.executeHostCommand === undefined ? {} : { execute: deps.executeHostCommand }),
   });
   const commands = new CommandHandler({
     log: agentLog,

@@ -4,14 +4,23 @@ import type { Logger } from 'pino';
 import { HostCommandLedger } from './host-command-ledger.js';
 import { runShellCommand, type ShellResult } from './run-shell-command.js';
 
-type HostCommand = NonNullable<DesiredStateMessage['host_command']>;
+export type HostCommand = NonNullable<DesiredStateMessage['host_command']>;
 export type HostCommandResult = Extract<DeviceEventMessage, { type: 'host_command.result' }>;
+
+/** Runs the command (or its rollback) within its timeout; the fleet simulator swaps it. */
+export type ExecuteHostCommand = (
+  command: HostCommand,
+  signal: AbortSignal,
+) => Promise<ShellResult>;
+
+export const executeOnHost: ExecuteHostCommand = (command, signal) =>
+  runShellCommand(command.command, { timeoutMs: command.timeout_seconds * 1000, signal });
 
 export interface HostCommandRunnerOptions {
   ledger: HostCommandLedger;
   log: Logger;
   report: (event: HostCommandResult) => Promise<void>;
-  run?: typeof runShellCommand;
+  execute?: ExecuteHostCommand;
 }
 
 /**
@@ -52,10 +61,7 @@ export class HostCommandRunner {
       },
       'running host command',
     );
-    const result: ShellResult = await (this.#options.run ?? runShellCommand)(command.command, {
-      timeoutMs: command.timeout_seconds * 1000,
-      signal,
-    });
+    const result: ShellResult = await (this.#options.execute ?? executeOnHost)(command, signal);
     // Stopped with the agent (often by a reboot the command asked for): the
     // outcome is unknown, and reporting it as a failure is the honest answer.
     const interrupted = signal.aborted && !result.timedOut;
