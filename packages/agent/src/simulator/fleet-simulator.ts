@@ -6,8 +6,15 @@ import { createDeviceApi, type DeviceApi } from '../identity/api-client.js';
 import { type DurationRange, SimulatedRuntime } from '../runtime/simulated-runtime.js';
 import { pause } from '../support/wakeup.js';
 import { PacedDeviceApi } from './paced-device-api.js';
+import { mulberry32 } from './seeded-random.js';
 import { SimulatedDevice } from './simulated-device.js';
-import { type FleetCounts, percentiles, type SimulationReport } from './simulation-report.js';
+import { simulatedHostCommand } from './simulated-host-command.js';
+import {
+  type FleetCounts,
+  type HostCommandCounts,
+  percentiles,
+  type SimulationReport,
+} from './simulation-report.js';
 
 export interface FleetSimulatorOptions {
   devices: number;
@@ -20,8 +27,12 @@ export interface FleetSimulatorOptions {
   offlineRate: number;
   /** Probability that a pull or a start fails. */
   failureRate: number;
-  /** How long an update's image pull takes. */
+  /** How long an update's image pull takes, and a host command's run. */
   updateMs: DurationRange;
+  /** Probability that a host command fails (exits with another code than expected). */
+  hostCommandFailureRate?: number;
+  /** Probability that a rollback command fails. */
+  rollbackCommandFailureRate?: number;
   seed: number;
   churnMs: number;
   registrationConcurrency: number;
@@ -31,18 +42,6 @@ export interface FleetSimulatorOptions {
   api?: DeviceApi;
   retry?: { initialMs: number; maxMs: number };
   reconcileSeconds?: number;
-}
-
-/** Seeded, so one seed gives the same offline draws and failures. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** N real agent cores in one process, each on its own simulated runtime. */
@@ -89,8 +88,9 @@ export class FleetSimulator {
       intervals: { reconcile_seconds: options.reconcileSeconds ?? 5 },
       log_level: 'silent',
     });
+    const seed = options.seed * 1_000_003 + index;
     const runtime = new SimulatedRuntime({
-      seed: options.seed * 1_000_003 + index,
+      seed,
       pullMs: options.updateMs,
       failures: { pull: options.failureRate, start: options.failureRate },
     });
@@ -99,6 +99,12 @@ export class FleetSimulator {
       runtime,
       api: this.#api,
       log: options.log,
+      executeHostCommand: simulatedHostCommand({
+        seed,
+        durationMs: options.updateMs,
+        failureRate: options.hostCommandFailureRate ?? 0,
+        rollbackFailureRate: options.rollbackCommandFailureRate ?? 0,
+      }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       onPublish: () => (this.published += 1),
     });
@@ -146,7 +152,18 @@ export class FleetSimulator {
       updating: count((d) => d.updating),
       failed: count((d) => d.updateStatus === 'failed' || d.error !== undefined),
       offline: count((d) => d.offline),
+      host_commands: this.#hostCommandCounts(),
     };
+  }
+
+  #hostCommandCounts(): HostCommandCounts {
+    const counts = { run: 0, failed: 0, rollbacks_run: 0, rollbacks_failed: 0 };
+    for (const device of this.devices)
+      for (const { rollback, success } of device.hostCommands.values()) {
+        counts[rollback ? 'rollbacks_run' : 'run'] += 1;
+        if (!success) counts[rollback ? 'rollbacks_failed' : 'failed'] += 1;
+      }
+    return counts;
   }
 
   elapsedMs(): number {
@@ -165,6 +182,9 @@ export class FleetSimulator {
         this.devices.flatMap((d) => (d.registrationMs === undefined ? [] : [d.registrationMs])),
       ),
       convergence_ms: percentiles(this.devices.flatMap((d) => d.convergenceMs)),
+      host_command_ms: percentiles(
+        this.devices.flatMap((d) => [...d.hostCommands.values()].map((r) => r.durationMs)),
+      ),
       errors: [...new Set(errors)].slice(0, 10),
     };
   }

@@ -15,6 +15,8 @@ interface SimulateFlags {
   mqttUrl?: string;
   offlineRate: number;
   failureRate: number;
+  hostCommandFailureRate: number;
+  rollbackCommandFailureRate: number;
   updateMs: DurationRange;
   seed: number;
   dataDir?: string;
@@ -69,7 +71,21 @@ export function addSimulateCommand(program: Command, exit: (code: number) => voi
     .option('--mqtt-url <url>', 'broker (default: the API host, port 1884 or 8883)')
     .option('--offline-rate <fraction>', 'share of devices offline at any time', fraction, 0.05)
     .option('--failure-rate <fraction>', 'probability of a pull or start failure', fraction, 0.1)
-    .option('--update-ms <min-max>', 'image pull duration', range, [2000, 8000] as DurationRange)
+    .option(
+      '--host-command-failure-rate <fraction>',
+      "probability that a deployment's host command exits with another code than expected",
+      fraction,
+      0.1,
+    )
+    .option(
+      '--rollback-command-failure-rate <fraction>',
+      'probability that a rollback command fails',
+      fraction,
+      0,
+    )
+    .option('--update-ms <min-max>', 'image pull and host command duration', range, [
+      2000, 8000,
+    ] as DurationRange)
     .option('--seed <n>', 'seed of every random draw', integer(0), 1)
     .option('--data-dir <dir>', 'credentials per device in <dir>/<index> (default: a temp dir)')
     .addOption(
@@ -113,6 +129,8 @@ async function simulate(flags: SimulateFlags): Promise<number> {
     dataDir,
     offlineRate: flags.offlineRate,
     failureRate: flags.failureRate,
+    hostCommandFailureRate: flags.hostCommandFailureRate,
+    rollbackCommandFailureRate: flags.rollbackCommandFailureRate,
     updateMs: flags.updateMs,
     seed: flags.seed,
     churnMs: flags.churnSeconds * 1000,

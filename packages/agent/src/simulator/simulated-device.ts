@@ -1,7 +1,8 @@
-import type { DesiredStateMessage, DeviceStateMessage } from '@flock/protocol';
+import type { DesiredStateMessage, DeviceEventMessage, DeviceStateMessage } from '@flock/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
+import type { ExecuteHostCommand } from '../host-commands/host-command-runner.js';
 import type { DeviceApi } from '../identity/api-client.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { type RunningAgent, startAgent } from '../start-agent.js';
@@ -12,6 +13,7 @@ export interface SimulatedDeviceOptions {
   runtime: ContainerRuntime;
   api: DeviceApi;
   log: Logger;
+  executeHostCommand: ExecuteHostCommand;
   retry?: { initialMs: number; maxMs: number };
   /** Called for every message the device publishes, for the fleet's msgs/s. */
   onPublish: () => void;
@@ -30,6 +32,14 @@ export class SimulatedDevice {
   error: string | undefined;
   updateStatus: string | undefined;
   readonly convergenceMs: number[] = [];
+  /**
+   * Host command results the agent sent, by `command_id:run|rollback`; the
+   * outbox may send one twice across a reconnect, the ledger runs it once.
+   */
+  readonly hostCommands = new Map<
+    string,
+    { rollback: boolean; success: boolean; durationMs: number }
+  >();
   #desiredRevision: number | undefined;
   #desiredAt = 0;
   #appliedRevision: number | undefined;
@@ -71,12 +81,13 @@ export class SimulatedDevice {
     const started = performance.now();
     this.offline = false;
     try {
-      const { config, runtime, api, log, retry } = this.#options;
+      const { config, runtime, api, log, retry, executeHostCommand } = this.#options;
       const agent = await startAgent(config, {
         log,
         runtime,
         api,
         signal,
+        executeHostCommand,
         createMqttClient: (url, options) => this.#watch(url, options),
         ...(retry === undefined ? {} : { retry }),
       });
@@ -108,6 +119,8 @@ export class SimulatedDevice {
       this.#options.onPublish();
       if (packet.topic.endsWith('/state'))
         this.#state(JSON.parse(packet.payload.toString()) as DeviceStateMessage);
+      else if (packet.topic.endsWith('/events'))
+        this.#event(JSON.parse(packet.payload.toString()) as DeviceEventMessage);
     });
     return client;
   }
@@ -127,5 +140,14 @@ export class SimulatedDevice {
       this.#convergedRevision = this.#desiredRevision;
       this.convergenceMs.push(performance.now() - this.#desiredAt);
     }
+  }
+
+  #event(message: DeviceEventMessage): void {
+    if (message.type !== 'host_command.result') return;
+    this.hostCommands.set(`${message.command_id}:${message.rollback ? 'rollback' : 'run'}`, {
+      rollback: message.rollback,
+      success: message.success,
+      durationMs: message.duration_ms,
+    });
   }
 }

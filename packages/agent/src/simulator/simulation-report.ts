@@ -1,3 +1,12 @@
+/** Host commands the devices ran and reported, each (id, rollback) once per device. */
+export interface HostCommandCounts {
+  run: number;
+  /** Exited with another code than expected, timed out, or were cut short. */
+  failed: number;
+  rollbacks_run: number;
+  rollbacks_failed: number;
+}
+
 export interface FleetCounts {
   devices: number;
   registered: number;
@@ -7,6 +16,7 @@ export interface FleetCounts {
   /** The last update failed, or the agent stopped with an error. */
   failed: number;
   offline: number;
+  host_commands: HostCommandCounts;
 }
 
 export interface Percentiles {
@@ -27,6 +37,8 @@ export interface SimulationReport extends FleetCounts {
   registration_ms: Percentiles;
   /** From a new desired revision reaching a device to its heartbeat of that revision running. */
   convergence_ms: Percentiles;
+  /** From a host command's start to its exit, rollbacks included, as the agents reported. */
+  host_command_ms: Percentiles;
   /** Distinct agent errors, the first ten. */
   errors: string[];
 }
@@ -47,11 +59,19 @@ export function percentiles(values: readonly number[]): Percentiles {
   };
 }
 
+function hostCommandsText({ run, failed, rollbacks_run, rollbacks_failed }: HostCommandCounts) {
+  return `host commands ${run} (${failed} failed)  rollbacks ${rollbacks_run} (${rollbacks_failed} failed)`;
+}
+
 export function summaryLine(counts: FleetCounts, messagesPerSecond: number): string {
+  const commands = counts.host_commands;
+  // Fleets that never got a host command keep the short line.
+  const commandsText =
+    commands.run + commands.rollbacks_run === 0 ? '' : `  ${hostCommandsText(commands)}`;
   return (
     `registered ${counts.registered}/${counts.devices}  online ${counts.online}  ` +
     `converged ${counts.converged}  updating ${counts.updating}  failed ${counts.failed}  ` +
-    `offline ${counts.offline}  ${messagesPerSecond.toFixed(1)} msgs/s`
+    `offline ${counts.offline}${commandsText}  ${messagesPerSecond.toFixed(1)} msgs/s`
   );
 }
 
@@ -67,6 +87,8 @@ export function formatReport(report: SimulationReport): string {
     `messages published ${report.messages_published}  offline transitions ${report.offline_transitions}  rate-limited ${report.rate_limited}`,
     formatPercentiles('registration', report.registration_ms),
     formatPercentiles('convergence', report.convergence_ms),
+    hostCommandsText(report.host_commands),
+    formatPercentiles('host command run', report.host_command_ms),
     ...report.errors.map((error) => `error: ${error}`),
   ].join('\n');
 }

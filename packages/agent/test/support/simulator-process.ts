@@ -15,16 +15,44 @@ export interface SimulatorProcess {
 }
 
 const progressLine =
-  /registered (\d+)\/(\d+) {2}online (\d+) {2}converged (\d+) {2}updating (\d+) {2}failed (\d+) {2}offline (\d+)/g;
+  /registered (\d+)\/(\d+) {2}online (\d+) {2}converged (\d+) {2}updating (\d+) {2}failed (\d+) {2}offline (\d+)(?: {2}host commands (\d+) \((\d+) failed\) {2}rollbacks (\d+) \((\d+) failed\))?/g;
 
 /** The counts of the last progress line in `text`, as `summaryLine` writes them. */
 export function lastProgress(text: string): FleetCounts | undefined {
   const match = [...text.matchAll(progressLine)].at(-1);
   if (match === undefined) return undefined;
-  const [registered, devices, online, converged, updating, failed, offline] = match
-    .slice(1)
-    .map(Number) as [number, number, number, number, number, number, number];
-  return { devices, registered, online, converged, updating, failed, offline };
+  // The line leaves host commands out until a device ran one.
+  const numbers = match.slice(1).map((value) => Number(value ?? 0));
+  const [registered, devices, online, converged, updating, failed, offline] = numbers as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [run, commandsFailed, rollbacksRun, rollbacksFailed] = numbers.slice(7) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return {
+    devices,
+    registered,
+    online,
+    converged,
+    updating,
+    failed,
+    offline,
+    host_commands: {
+      run,
+      failed: commandsFailed,
+      rollbacks_run: rollbacksRun,
+      rollbacks_failed: rollbacksFailed,
+    },
+  };
 }
 
 /** Runs the built `flockd simulate` with `args` and `--json`, reading its progress lines. */
