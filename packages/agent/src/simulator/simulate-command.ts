@@ -18,6 +18,7 @@ interface SimulateFlags {
   hostCommandFailureRate: number;
   rollbackCommandFailureRate: number;
   updateMs: DurationRange;
+  retryMs: DurationRange;
   seed: number;
   dataDir?: string;
   mode: 'sessions' | 'multiplexed';
@@ -86,6 +87,11 @@ export function addSimulateCommand(program: Command, exit: (code: number) => voi
     .option('--update-ms <min-max>', 'image pull and host command duration', range, [
       2000, 8000,
     ] as DurationRange)
+    .addOption(
+      new Option('--retry-ms <first-longest>', "a failed update step's retry backoff")
+        .argParser(range)
+        .default([2000, 300_000] as DurationRange, "2000-300000, the agent's"),
+    )
     .option('--seed <n>', 'seed of every random draw', integer(0), 1)
     .option('--data-dir <dir>', 'credentials per device in <dir>/<index> (default: a temp dir)')
     .addOption(
@@ -132,6 +138,7 @@ async function simulate(flags: SimulateFlags): Promise<number> {
     hostCommandFailureRate: flags.hostCommandFailureRate,
     rollbackCommandFailureRate: flags.rollbackCommandFailureRate,
     updateMs: flags.updateMs,
+    retry: { initialMs: flags.retryMs[0], maxMs: flags.retryMs[1] },
     seed: flags.seed,
     churnMs: flags.churnSeconds * 1000,
     registrationConcurrency: flags.registrationConcurrency,

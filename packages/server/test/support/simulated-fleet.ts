@@ -126,6 +126,8 @@ export async function startSimulatedFleet(options: {
         '--offline-rate=0',
         `--failure-rate=${options.failureRate}`,
         '--update-ms=100-400',
+        // Injected failures retry within seconds, not the agent's five minutes, so no straggler holds a test.
+        '--retry-ms=500-3000',
         `--data-dir=${simulatorDir}`,
         '--registration-concurrency=16',
         '--json',
