@@ -1,0 +1,324 @@
+// One rollout-convergence bench: `flock-server` as three processes (api,
+// ingester — which takes the desired-state publisher's lease, being started
+// first — and scheduler) on PostgreSQL, Redis and Mosquitto, and
+// `flockd simulate` with N devices registered through the API. Then several
+// rollouts of a new release each, timed from the start intent to every
+// device reporting the release and to the scheduler completing the rollout,
+// with where the time went; then the broker-only baseline.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import mqtt from 'mqtt';
+import { brokerBaseline } from './broker-baseline.js';
+import { ConvergeObserver } from './converge-observer.js';
+import { seedDevices } from './seed-devices.js';
+import { convergeTimeline } from './converge-timeline.js';
+import {
+  cpuSeconds,
+  createDatabase,
+  flockdMain,
+  kvUrl,
+  mqttUrl,
+  pidsNamed,
+  rssMiB,
+  startTarget,
+} from './flock-processes.js';
+
+const round = (value) => Math.round(value);
+// A paused rollout has not ended, but in a bench of healthy devices it never resumes by itself.
+const endings = new Set([
+  'rollout.completed',
+  'rollout.failed',
+  'rollout.rolled_back',
+  'rollout.paused',
+]);
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+// Every simulated agent writes its stores and outbox with fsync through libuv's pool.
+const simulatorThreads = process.env.FLOCK_BENCH_SIMULATOR_THREADS ?? '64';
+// For profiling the simulated fleet alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+const simulatorNodeArgs = (process.env.FLOCK_BENCH_SIMULATOR_NODE_ARGS ?? '')
+  .split(' ')
+  .filter(Boolean);
+const loads = () => loadavg().map((value) => Number(value.toFixed(2)));
+
+async function until(check, what, timeoutMs, log) {
+  const deadline = Date.now() + timeoutMs;
+  let lastLog = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      log(`still waiting for ${what}`);
+    }
+    await delay(50);
+  }
+}
+
+function restClient(baseUrl, token) {
+  return async (method, path, body) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text === '' ? undefined : JSON.parse(text);
+  };
+}
+
+/** CPU seconds of each pid of every process that takes part, to difference around a rollout. */
+function cpuSnapshot(pids) {
+  const snapshot = { at: performance.now(), groups: {} };
+  for (const [name, list] of Object.entries(pids()))
+    snapshot.groups[name] = new Map(list.map((pid) => [pid, cpuSeconds(pid)]));
+  return snapshot;
+}
+
+/** CPU used per group; a pid that started or ended in between is left out. */
+function cpuBetween(before, after) {
+  const seconds = (after.at - before.at) / 1000;
+  const used = {};
+  for (const [name, pids] of Object.entries(before.groups)) {
+    let cpu = 0;
+    for (const [pid, value] of pids) {
+      const later = after.groups[name].get(pid);
+      if (later !== undefined && later >= value) cpu += later - value;
+    }
+    used[name] = { cpu_s: Number(cpu.toFixed(2)), cores: Number((cpu / seconds).toFixed(2)) };
+  }
+  return used;
+}
+
+/** Clears the retained desired state of the bench's devices, so the shared broker keeps none. */
+async function clearRetained(deviceIds) {
+  const client = mqtt.connect(mqttUrl, { protocolVersion: 4, reconnectPeriod: 0 });
+  await once(client, 'connect');
+  const ids = [...deviceIds];
+  for (let i = 0; i < ids.length; i += 500)
+    await Promise.all(
+      ids
+        .slice(i, i + 500)
+        .map((id) => client.publishAsync(`devices/${id}/desired`, '', { qos: 1, retain: true })),
+    );
+  await client.endAsync();
+}
+
+/**
+ * `strategy(run)` gives the deployment's strategy. Resolves with the bench
+ * result's common part: runs, medians, the baseline, CPU, memory, load.
+ */
+export async function runConvergeBench({ devices, runs, strategy, updateMs, log }) {
+  const database = await createDatabase();
+  const serverDir = await mkdtemp(join(tmpdir(), 'flock-bench-converge-server-'));
+  const simulatorDir = await mkdtemp(join(tmpdir(), 'flock-bench-converge-devices-'));
+  const serverEnv = {
+    DATABASE_URL: database.url,
+    KV_URL: kvUrl,
+    FLOCK_KV_KEY_PREFIX: `bench-converge-${randomBytes(4).toString('hex')}:`,
+    MQTT_URL: mqttUrl,
+    FLOCK_DATA_DIR: serverDir,
+    FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE: '0',
+    FLOCK_RATE_LIMIT_REGISTER_PER_KEY_PER_MINUTE: '0',
+    FLOCK_RATE_LIMIT_DEVICE_TOKEN_PER_MINUTE: '0',
+  };
+  const targets = [];
+  const observer = new ConvergeObserver();
+  let simulator;
+  const loadAtStart = loads();
+  try {
+    for (const target of ['api', 'ingester', 'scheduler'])
+      targets.push(await startTarget(target, serverEnv, log));
+    const [api, ingester, scheduler] = targets;
+    const ownerKey = (await readFile(join(serverDir, 'bootstrap-owner-key'), 'utf8')).trim();
+    const owner = restClient(api.url, ownerKey);
+    const orgId = (await owner('GET', '/v1/me')).api_key.org_id;
+    const { key } = await owner('POST', `/v1/orgs/${orgId}/api-keys`, {
+      name: 'converge bench',
+      role: 'admin',
+    });
+    const call = restClient(api.url, key);
+    const fleetId = (
+      await call('POST', `/v1/orgs/${orgId}/fleets`, {
+        name: 'converge',
+        device_type: 'generic-amd64',
+        architecture: 'amd64',
+      })
+    ).id;
+    const { provisioning_key: provisioningKey } = await call(
+      'POST',
+      `/v1/fleets/${fleetId}/provisioning-keys`,
+      { name: 'simulator' },
+    );
+    const createRelease = async (seed) =>
+      (
+        await call('POST', `/v1/fleets/${fleetId}/releases`, {
+          compose: {
+            services: {
+              web: { image: `registry.example/web@sha256:${seed.repeat(64)}` },
+              worker: { image: `registry.example/worker@sha256:${seed.repeat(64)}` },
+            },
+          },
+        })
+      ).id;
+    const initial = await createRelease('0');
+    const seedBegan = performance.now();
+    await seedDevices({
+      databaseUrl: database.url,
+      serverDir,
+      simulatorDir,
+      orgId,
+      fleetId,
+      count: devices,
+    });
+    const seedMs = round(performance.now() - seedBegan);
+    log(`${devices} devices and their credentials seeded in ${seedMs} ms`);
+    await observer.connect(mqttUrl);
+    observer.watchRelease(initial);
+    // Set after seeding, so the publisher sends every seeded device its first desired state.
+    await call('PUT', `/v1/fleets/${fleetId}/default-release`, { release_id: initial });
+
+    const startupBegan = performance.now();
+    simulator = spawn(
+      process.execPath,
+      [
+        ...simulatorNodeArgs,
+        flockdMain,
+        'simulate',
+        `--devices=${devices}`,
+        `--provisioning-key=${provisioningKey}`,
+        `--api-url=${api.url}`,
+        `--mqtt-url=${mqttUrl}`,
+        '--offline-rate=0',
+        '--failure-rate=0',
+        `--update-ms=${updateMs}`,
+        `--data-dir=${simulatorDir}`,
+        '--registration-concurrency=16',
+        '--json',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, UV_THREADPOOL_SIZE: simulatorThreads },
+      },
+    );
+    const simulatorExit = once(simulator, 'exit');
+    await until(
+      () => observer.runningCount(initial) === devices,
+      `${devices} devices connected and running the first release`,
+      1_800_000,
+      log,
+    );
+    const startupMs = round(performance.now() - startupBegan);
+    log(`${devices} simulated devices connected and running the first release in ${startupMs} ms`);
+
+    const pids = () => ({
+      scheduler: [scheduler.pid],
+      ingester_and_desired_publisher: [ingester.pid],
+      api: [api.pid],
+      simulator: [simulator.pid],
+      mosquitto: pidsNamed('mosquitto'),
+      redis: pidsNamed('redis-server'),
+      postgres_all_databases: pidsNamed('postgres'),
+    });
+    const results = [];
+    for (let run = 0; run < runs; run += 1) {
+      const release = await createRelease(String.fromCharCode(97 + run));
+      const marks = observer.watchRelease(release);
+      const deployment = await call('POST', `/v1/fleets/${fleetId}/deployments`, {
+        name: `converge ${run + 1}`,
+        release_id: release,
+        strategy: strategy(run),
+      });
+      const cpuBefore = cpuSnapshot(pids);
+      const load = loads();
+      const began = performance.now();
+      const { rollout_id: rolloutId } = await call(
+        'POST',
+        `/v1/deployments/${deployment.id}/start`,
+      );
+      const intentAt = performance.now();
+      const watched = observer.rollout(rolloutId);
+      const ended = await until(
+        () => watched.events.find((event) => endings.has(event.type)),
+        `rollout ${run + 1} to end`,
+        1_800_000,
+        log,
+      );
+      const cpuAfter = cpuSnapshot(pids);
+      if (ended.type !== 'rollout.completed')
+        throw new Error(`rollout ${run + 1} ended ${ended.type}`);
+      const rollout = await call('GET', `/v1/rollouts/${rolloutId}`);
+      // The devices' own reports may trail the scheduler's count (update.result before state).
+      await until(
+        () => marks.reported.size === devices,
+        `every device's report of rollout ${run + 1}`,
+        60_000,
+        log,
+      ).catch(() => undefined);
+      const timeline = convergeTimeline({
+        began,
+        intentAt,
+        rollout,
+        marks,
+        watched,
+        devices,
+      });
+      const result = {
+        run: run + 1,
+        ...timeline,
+        counts: rollout.counts,
+        cpu: cpuBetween(cpuBefore, cpuAfter),
+        simulator_rss_mib: rssMiB(simulator.pid),
+        load_average_before: load,
+      };
+      log(
+        `run ${run + 1}: converged ${timeline.converged_ms} ms, completed ${timeline.completed_ms} ms; ${JSON.stringify(timeline.critical_path_ms)}`,
+      );
+      results.push(result);
+    }
+
+    const deviceIds = [...observer.running.keys()];
+    simulator.kill('SIGTERM');
+    await simulatorExit;
+    simulator = undefined;
+    for (const target of targets.splice(0).reverse()) await target.stop();
+    await clearRetained(deviceIds);
+    const baseline = await brokerBaseline({
+      url: mqttUrl,
+      sessions: devices,
+      payloadBytes: observer.desiredBytes,
+    });
+    log(`baseline: ${JSON.stringify(baseline)}`);
+    return {
+      devices,
+      registration: {
+        how: 'seeded: devices rows and per-device credentials.json with a token signed by the installation key (bench/support/seed-devices.js); no device.registered audit events',
+        seed_ms: seedMs,
+        simulator_startup_ms: startupMs,
+      },
+      runs: results,
+      median: {
+        converged_ms: median(results.map((r) => r.converged_ms)),
+        completed_ms: median(results.map((r) => r.completed_ms)),
+      },
+      baseline,
+      load_average: { at_start: loadAtStart, at_end: loads() },
+    };
+  } finally {
+    simulator?.kill('SIGKILL');
+    for (const target of targets.reverse()) await target.stop();
+    await observer.close();
+    await database.drop();
+    await rm(serverDir, { recursive: true, force: true });
+    await rm(simulatorDir, { recursive: true, force: true });
+  }
+}
