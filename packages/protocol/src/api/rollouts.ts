@@ -77,6 +77,13 @@ export const GateEvaluation = Type.Object({
 });
 export type GateEvaluation = Static<typeof GateEvaluation>;
 
+/** The rollback commands reverted devices ran and reported, so far. */
+export const RollbackCommandCounts = Type.Object({
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+});
+export type RollbackCommandCounts = Static<typeof RollbackCommandCounts>;
+
 export const Rollout = Type.Object({
   id: Uuid,
   org_id: Uuid,
@@ -93,6 +100,7 @@ export const Rollout = Type.Object({
   /** A manual stage is done and waits for `advance`. */
   awaiting_advance: Type.Boolean(),
   counts: RolloutCounts,
+  rollback_commands: RollbackCommandCounts,
   started_at: Timestamp,
   updated_at: Timestamp,
   ended_at: Type.Union([Timestamp, Type.Null()]),
@@ -122,6 +130,22 @@ export const rolloutDeviceStatuses = [
   'failed',
 ] as const;
 
+/** How a host command run went on a device, as the agent reported it. */
+export const HostCommandOutcome = Type.Object({
+  /** The exit code was the expected one, within the timeout. */
+  success: Type.Boolean(),
+  /** Null when the command was killed (timeout, agent stopped) or could not start. */
+  exit_code: Type.Union([Type.Integer(), Type.Null()]),
+  timed_out: Type.Boolean(),
+  duration_ms: Type.Integer({ minimum: 0 }),
+  /** When the server received the report. */
+  reported_at: Timestamp,
+  /** The end of each stream, at most 2,048 characters. */
+  stdout_tail: Type.String({ maxLength: 2048 }),
+  stderr_tail: Type.String({ maxLength: 2048 }),
+});
+export type HostCommandOutcome = Static<typeof HostCommandOutcome>;
+
 /**
  * Why a device was or was not reached by a rollout, where it stands in the
  * cohort order and what it reported.
@@ -145,5 +169,10 @@ export const RolloutDeviceExplanation = Type.Object({
   targeted_at: Type.Union([Timestamp, Type.Null()]),
   reported_at: Type.Union([Timestamp, Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
+  /**
+   * The deployment's rollback command on this device after a revert; null
+   * until the device reports it, and for devices the rollout never reached.
+   */
+  rollback_command: Type.Union([HostCommandOutcome, Type.Null()]),
 });
 export type RolloutDeviceExplanation = Static<typeof RolloutDeviceExplanation>;

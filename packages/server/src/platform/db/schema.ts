@@ -452,6 +452,23 @@ export interface RolloutDevicesTable {
   error: string | null;
   targeted_at: NullableTimestamp;
   reported_at: NullableTimestamp;
+  /** The outcome of the rollback command the device ran after a revert (migration 0010). */
+  rollback_command: ColumnType<
+    RollbackCommandOutcome | null,
+    string | null | undefined,
+    string | null
+  >;
+}
+
+/** `rollout_devices.rollback_command`: the API's HostCommandOutcome, stored as it is served. */
+export interface RollbackCommandOutcome {
+  success: boolean;
+  exit_code: number | null;
+  timed_out: boolean;
+  duration_ms: number;
+  reported_at: string;
+  stdout_tail: string;
+  stderr_tail: string;
 }
 
 export type RolloutIntentAction = 'start' | 'pause' | 'resume' | 'advance' | 'abort' | 'rollback';

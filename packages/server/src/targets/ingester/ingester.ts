@@ -248,7 +248,7 @@ export class Ingester {
   #accept<K extends DeviceUplink>(
     channel: K,
     message: BusMessage,
-    then: (ref: DeviceRef, value: MessageOf<K>, receivedAt: number, text: string) => Handled,
+    then: (ref: DeviceRef, value: MessageOf<K>, receivedAt: number) => Handled,
   ): Handled {
     const receivedAt = this.#o.now();
     const deviceId = parseDeviceTopic(message.topic)?.deviceId;
@@ -262,8 +262,7 @@ export class Ingester {
       this.#drops.invalid(channel, deviceId, problem);
       return undefined;
     }
-    const text = message.payload.toString('utf8');
-    const parsed = parseMessage(channel, text);
+    const parsed = parseMessage(channel, message.payload);
     if (!parsed.ok) {
       this.#drops.invalid(channel, deviceId, parsed.error);
       return undefined;
@@ -274,15 +273,15 @@ export class Ingester {
         return undefined;
       }
       this.#accepted[channel].inc();
-      return then(ref, parsed.value, receivedAt, text);
+      return then(ref, parsed.value, receivedAt);
     };
     const ref = this.#directory.lookup(deviceId);
     return ref instanceof Promise ? ref.then(proceed) : proceed(ref);
   }
 
   #onState(message: BusMessage): Handled {
-    return this.#accept('state', message, (ref, value, receivedAt, text) =>
-      this.#states.add(heartbeatOf(ref, value, text, receivedAt)),
+    return this.#accept('state', message, (ref, value, receivedAt) =>
+      this.#states.add(heartbeatOf(ref, value, message.payload, receivedAt)),
     );
   }
 

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { RolloutDeviceStatus } from '../../platform/db/schema.js';
-import { type DeviceReport, nextStatus } from './device-reports.js';
+import {
+  type CommandReport,
+  type DeviceReport,
+  nextStatus,
+  rollbackOutcome,
+} from './device-reports.js';
 import type { RolloutEngine } from './rollout-engine.js';
 import type { RolloutEvents } from './rollout-events.js';
 import { reachedStatuses } from './rollout-writes.js';
 
 /** Reports kept per device between two passes; heartbeats repeat, so old ones may go. */
 const reportsPerDevice = 8;
+
+/** Rollouts are named by UUIDs; a command id that is not one belongs to no rollout. */
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Change {
   rolloutId: string;
@@ -25,10 +33,13 @@ interface Change {
  * Device reports (update events and heartbeats) into per-device rollout
  * statuses. Reports are buffered as they arrive and applied by the leader in
  * one fenced transaction per pass; reports about devices no live rollout
- * reached are dropped there.
+ * reached are dropped there. A rollback command's result is kept apart: it
+ * arrives after its rollout ended, and it is stored on the device's row
+ * rather than moving its status.
  */
 export class DeviceProgress {
   #pending = new Map<string, DeviceReport[]>();
+  #rollbacks: Array<{ deviceId: string; report: CommandReport }> = [];
 
   constructor(
     private readonly engine: RolloutEngine,
@@ -36,10 +47,14 @@ export class DeviceProgress {
   ) {}
 
   get size(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#rollbacks.length;
   }
 
   add(deviceId: string, report: DeviceReport): void {
+    if (report.kind === 'command' && report.rollback) {
+      if (uuid.test(report.commandId)) this.#rollbacks.push({ deviceId, report });
+      return;
+    }
     const reports = this.#pending.get(deviceId);
     if (reports === undefined) this.#pending.set(deviceId, [report]);
     else {
@@ -51,13 +66,17 @@ export class DeviceProgress {
   /** Forgets what arrived: a standby does not act on it. */
   clear(): void {
     this.#pending.clear();
+    this.#rollbacks = [];
   }
 
   /** Applies the buffered reports; returns the rollouts whose devices changed. */
   async apply(): Promise<Set<string>> {
     const pending = this.#pending;
     this.#pending = new Map();
+    const rollbacks = this.#rollbacks;
+    this.#rollbacks = [];
     const touched = new Set<string>();
+    if (rollbacks.length > 0) await this.#recordRollbacks(rollbacks);
     if (pending.size === 0) return touched;
     const ids = [...pending.keys()];
     const changes: Change[] = [];
@@ -146,5 +165,24 @@ export class DeviceProgress {
       });
     }
     return touched;
+  }
+
+  /**
+   * Stores each rollback command's outcome on the device's row of the
+   * rollout that ran it (the command id is the rollout id, 0506). The first
+   * report wins: the agent runs a rollback once, the outbox may send it twice.
+   */
+  async #recordRollbacks(rollbacks: Array<{ deviceId: string; report: CommandReport }>) {
+    await this.engine.fenced(async (tx) => {
+      for (const { deviceId, report } of rollbacks)
+        await tx
+          .updateTable('rollout_devices')
+          .set({ rollback_command: JSON.stringify(rollbackOutcome(report)) })
+          .where('rollout_id', '=', report.commandId)
+          .where('device_id', '=', deviceId)
+          .where('targeted_at', 'is not', null)
+          .where('rollback_command', 'is', null)
+          .execute();
+    });
   }
 }

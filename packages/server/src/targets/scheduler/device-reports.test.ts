@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DeviceReport, nextStatus } from './device-reports.js';
+import { type DeviceReport, nextStatus, reportOfEvent, rollbackOutcome } from './device-reports.js';
 
 const at = new Date();
 const target = { releaseId: 'r2', commandId: null };
@@ -69,6 +69,10 @@ describe('nextStatus', () => {
       rollback,
       success,
       error: success ? null : 'the host command exited with 3',
+      exitCode: success ? 0 : 3,
+      timedOut: false,
+      stdoutTail: '',
+      stderrTail: '',
       durationMs: 5,
       at,
     });
@@ -87,5 +91,40 @@ describe('nextStatus', () => {
     expect(nextStatus('targeted', both, command(true))).toBeUndefined();
     expect(nextStatus('installing', both, command(false))?.status).toBe('failed');
     expect(nextStatus('targeted', target, command(false))).toBeUndefined();
+  });
+
+  it('keeps what a rollback command returned, with the end of each stream', () => {
+    const report = reportOfEvent({
+      v: 1,
+      device_id: 'd1',
+      org_id: 'o1',
+      fleet_id: 'f1',
+      received_at: at.toISOString(),
+      event: {
+        v: 1,
+        id: 'e1',
+        occurred_at: at.toISOString(),
+        type: 'host_command.result',
+        command_id: 'rollout-1',
+        rollback: true,
+        exit_code: null,
+        timed_out: true,
+        success: false,
+        stdout_tail: `${'x'.repeat(3000)}done\n`,
+        stderr_tail: 'killed\n',
+        duration_ms: 60_000,
+      },
+    });
+    if (report?.kind !== 'command') throw new Error('expected a command report');
+    const outcome = rollbackOutcome(report);
+    expect(outcome).toEqual({
+      success: false,
+      exit_code: null,
+      timed_out: true,
+      duration_ms: 60_000,
+      reported_at: at.toISOString(),
+      stdout_tail: expect.stringMatching(/^x{2043}done\n$/) as string,
+      stderr_tail: 'killed\n',
+    });
   });
 });

@@ -1,5 +1,5 @@
 import type { DeviceStateMessage, StoredDeviceEvent } from '@flock/protocol';
-import type { RolloutDeviceStatus } from '../../platform/db/schema.js';
+import type { RollbackCommandOutcome, RolloutDeviceStatus } from '../../platform/db/schema.js';
 
 /** What a device said about an update, from an event or a heartbeat. */
 export type DeviceReport =
@@ -24,9 +24,15 @@ export type DeviceReport =
       rollback: boolean;
       success: boolean;
       error: string | null;
+      exitCode: number | null;
+      timedOut: boolean;
+      stdoutTail: string;
+      stderrTail: string;
       durationMs: number;
       at: Date;
     };
+
+export type CommandReport = Extract<DeviceReport, { kind: 'command' }>;
 
 /** The report in a device event, if it is about an update. */
 export function reportOfEvent(stored: StoredDeviceEvent): DeviceReport | undefined {
@@ -54,10 +60,30 @@ export function reportOfEvent(stored: StoredDeviceEvent): DeviceReport | undefin
         : event.timed_out
           ? 'the host command timed out'
           : `the host command exited with ${event.exit_code ?? 'no code'}`,
+      exitCode: event.exit_code,
+      timedOut: event.timed_out,
+      stdoutTail: event.stdout_tail,
+      stderrTail: event.stderr_tail,
       durationMs: event.duration_ms,
       at,
     };
   return undefined;
+}
+
+/** Characters of each output stream kept with a rollback command's outcome. */
+const outputExcerpt = 2048;
+
+/** A rollback command's report as stored on the rollout's device row and served by the API. */
+export function rollbackOutcome(report: CommandReport): RollbackCommandOutcome {
+  return {
+    success: report.success,
+    exit_code: report.exitCode,
+    timed_out: report.timedOut,
+    duration_ms: report.durationMs,
+    reported_at: report.at.toISOString(),
+    stdout_tail: report.stdoutTail.slice(-outputExcerpt),
+    stderr_tail: report.stderrTail.slice(-outputExcerpt),
+  };
 }
 
 /** What a rollout gave a device: its release, its host command (under the rollout's id), or both. */

@@ -21,6 +21,16 @@ const skipReasons: Record<string, string> = {
   in_no_stage: 'no stage of the strategy reaches it',
 };
 
+function rollbackText(row: Selectable<RolloutDevicesTable>, rollbackCommand: string | null) {
+  const outcome = row.rollback_command;
+  if (outcome === null)
+    return rollbackCommand === null ? '' : ' and runs the rollback command, not reported yet';
+  const how = outcome.timed_out
+    ? 'which timed out'
+    : `which exited with ${outcome.exit_code ?? 'no code'}${outcome.success ? '' : ' (failed)'}`;
+  return ` and ran the rollback command, ${how}, reported at ${outcome.reported_at}`;
+}
+
 /** Why the rollout did or did not reach the device, in one or two sentences. */
 export function explainRolloutDevice({ rollout, deployment, device, row }: ExplainInput): string {
   if (row === undefined) {
@@ -28,7 +38,8 @@ export function explainRolloutDevice({ rollout, deployment, device, row }: Expla
       ? "Not targeted: the deployment's selector did not match the device when the rollout planned or last advanced a stage."
       : "Not targeted: the device is not in the rollout's fleet.";
   }
-  const stages = rolloutStages(deploymentPlanOf(deployment).strategy);
+  const plan = deploymentPlanOf(deployment);
+  const stages = rolloutStages(plan.strategy);
   const stageText = (index: number | null) => {
     const stage = index === null ? undefined : stages[index];
     return stage === undefined
@@ -51,7 +62,7 @@ export function explainRolloutDevice({ rollout, deployment, device, row }: Expla
           : `it reported ${row.status}${row.error === null ? '' : `: ${row.error}`}`;
       const reverted =
         rollout.state === 'rolled_back'
-          ? `; the rollout was rolled back (${rollout.reason ?? 'no reason given'}), so it now points at ${row.desired_release_id ?? 'no release'}`
+          ? `; the rollout was rolled back (${rollout.reason ?? 'no reason given'}), so it now points at ${row.desired_release_id ?? 'no release'}${rollbackText(row, plan.host_command?.rollback_command ?? null)}`
           : '';
       return `${reached}; ${reported}${reverted}.`;
     }

@@ -1,12 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   type GateEvaluation,
+  type RollbackCommandCounts,
   Rollout,
   RolloutDeviceExplanation,
   RolloutDeviceParams,
   RolloutParams,
   cohortBucket,
 } from '@flock/protocol';
+import { sql } from 'kysely';
 import type { Db } from '../../../platform/db/database.js';
 import { HttpProblem } from '../../../platform/http/problem.js';
 import { actingOrg } from '../acting-org.js';
@@ -27,6 +29,22 @@ async function findRollout(db: Db, rolloutId: string, orgId: string) {
   return row;
 }
 
+async function rollbackCommandCounts(db: Db, rolloutId: string): Promise<RollbackCommandCounts> {
+  const rows = await db
+    .selectFrom('rollout_devices')
+    .select([
+      sql<boolean>`(rollback_command ->> 'success')::boolean`.as('success'),
+      (eb) => eb.fn.countAll<string>().as('count'),
+    ])
+    .where('rollout_id', '=', rolloutId)
+    .where('rollback_command', 'is not', null)
+    .groupBy(sql`1`)
+    .execute();
+  const count = (success: boolean) =>
+    Number(rows.find((row) => row.success === success)?.count ?? 0);
+  return { succeeded: count(true), failed: count(false) };
+}
+
 /** Reading rollouts: state, counts, gate verdicts, and why a device was reached or not. */
 export const rolloutReadRoutes: RouteGroup = (app, services) => {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -37,7 +55,7 @@ export const rolloutReadRoutes: RouteGroup = (app, services) => {
     { schema: { params: RolloutParams, response: { 200: Rollout } } },
     async (request) => {
       const row = await findRollout(db, request.params.rolloutId, actingOrg(request));
-      const [intents, gates] = await Promise.all([
+      const [intents, gates, rollbacks] = await Promise.all([
         db
           .selectFrom('rollout_intents')
           .selectAll()
@@ -52,6 +70,7 @@ export const rolloutReadRoutes: RouteGroup = (app, services) => {
           .orderBy('id', 'desc')
           .limit(recent)
           .execute(),
+        rollbackCommandCounts(db, row.id),
       ]);
       return {
         id: row.id,
@@ -75,6 +94,7 @@ export const rolloutReadRoutes: RouteGroup = (app, services) => {
           skipped: row.skipped,
           held_back: row.held_back,
         },
+        rollback_commands: rollbacks,
         started_at: row.started_at.toISOString(),
         updated_at: row.updated_at.toISOString(),
         ended_at: row.ended_at?.toISOString() ?? null,
@@ -154,6 +174,7 @@ export const rolloutReadRoutes: RouteGroup = (app, services) => {
         targeted_at: row?.targeted_at?.toISOString() ?? null,
         reported_at: row?.reported_at?.toISOString() ?? null,
         error: row?.error ?? null,
+        rollback_command: row?.rollback_command ?? null,
       };
     },
   );
