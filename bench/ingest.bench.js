@@ -25,8 +25,9 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const serverMain = join(root, 'packages/server/dist/main.js');
 const env = (name, fallback) => process.env[name]?.trim() || fallback;
+// Another build's main.js (a copy of dist beside node_modules) for comparing two builds.
+const serverMain = env('FLOCK_BENCH_SERVER_MAIN', join(root, 'packages/server/dist/main.js'));
 const mqttUrl = env('FLOCK_BENCH_MQTT_URL', 'mqtt://127.0.0.1:1883');
 const kvUrl = env('FLOCK_BENCH_KV_URL', 'redis://127.0.0.1:6379');
 const adminUrl = env('FLOCK_BENCH_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test');

@@ -61,6 +61,9 @@ export class BusConnection {
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
       manualConnect: true,
+      // mqtt.js logs through `debug` several times per packet, and even
+      // disabled that costs a lookup each; nothing here reads those lines.
+      log: () => undefined,
     });
     this.client.handleMessage = (packet, callback) => this.#receive(packet, callback);
     this.#watch();

@@ -248,7 +248,7 @@ export class Ingester {
   #accept<K extends DeviceUplink>(
     channel: K,
     message: BusMessage,
-    then: (ref: DeviceRef, value: MessageOf<K>, receivedAt: number) => Handled,
+    then: (ref: DeviceRef, value: MessageOf<K>, receivedAt: number, text: string) => Handled,
   ): Handled {
     const receivedAt = this.#o.now();
     const deviceId = parseDeviceTopic(message.topic)?.deviceId;
@@ -262,7 +262,8 @@ export class Ingester {
       this.#drops.invalid(channel, deviceId, problem);
       return undefined;
     }
-    const parsed = parseMessage(channel, message.payload);
+    const text = message.payload.toString('utf8');
+    const parsed = parseMessage(channel, text);
     if (!parsed.ok) {
       this.#drops.invalid(channel, deviceId, parsed.error);
       return undefined;
@@ -273,15 +274,15 @@ export class Ingester {
         return undefined;
       }
       this.#accepted[channel].inc();
-      return then(ref, parsed.value, receivedAt);
+      return then(ref, parsed.value, receivedAt, text);
     };
     const ref = this.#directory.lookup(deviceId);
     return ref instanceof Promise ? ref.then(proceed) : proceed(ref);
   }
 
   #onState(message: BusMessage): Handled {
-    return this.#accept('state', message, (ref, value, receivedAt) =>
-      this.#states.add(heartbeatOf(ref, value, message.payload, receivedAt)),
+    return this.#accept('state', message, (ref, value, receivedAt, text) =>
+      this.#states.add(heartbeatOf(ref, value, text, receivedAt)),
     );
   }
 

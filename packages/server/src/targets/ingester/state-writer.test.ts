@@ -15,7 +15,7 @@ const beat = (deviceId: string, sentAt: string, receivedAt: number, uptime = 0):
   heartbeatOf(
     { deviceId, orgId: 'o', fleetId: 'f' },
     state(sentAt, uptime),
-    Buffer.from(JSON.stringify(state(sentAt, uptime))),
+    JSON.stringify(state(sentAt, uptime)),
     receivedAt,
   );
 
@@ -27,8 +27,7 @@ describe('latestPerDevice', () => {
       beat('a', '2026-03-01T10:00:01Z', 105, 1),
       beat('a', '2026-03-01T10:00:03Z', 103, 3),
     ]);
-    const uptime = (h: Heartbeat) =>
-      (JSON.parse(h.payload.toString()) as DeviceStateMessage).uptime_seconds;
+    const uptime = (h: Heartbeat) => (JSON.parse(h.payload) as DeviceStateMessage).uptime_seconds;
     expect(latest.map((h) => [h.ref.deviceId, uptime(h), h.receivedAt])).toEqual([
       ['a', 3, 105],
       ['b', 0, 101],
@@ -50,7 +49,7 @@ describe('statesMessage', () => {
         org_id: ref.orgId,
         fleet_id: ref.fleetId,
         received_at: new Date(receivedAt).toISOString(),
-        state: JSON.parse(payload.toString()) as DeviceStateMessage,
+        state: JSON.parse(payload) as DeviceStateMessage,
       })),
     });
   });

@@ -17,8 +17,13 @@ import type { Presence } from './presence.js';
  */
 export interface Heartbeat {
   ref: DeviceRef;
-  /** The message's bytes (valid JSON), copied off the socket buffer: stored and announced as they are. */
-  payload: Buffer;
+  /**
+   * The message's JSON text as the device sent it, stored and announced as it
+   * is. Text rather than bytes: it was decoded for parsing anyway, holds no
+   * socket chunk alive, and Redis commands of strings only are encoded in one
+   * piece where a single Buffer argument makes the client assemble buffers.
+   */
+  payload: string;
   sentAt: number;
   receivedAt: number;
   runningReleaseId: string | null;
@@ -29,13 +34,12 @@ export interface Heartbeat {
 export function heartbeatOf(
   ref: DeviceRef,
   state: DeviceStateMessage,
-  payload: Buffer,
+  payload: string,
   receivedAt: number,
 ): Heartbeat {
   return {
     ref,
-    // A slice would keep the whole socket chunk it came from alive.
-    payload: Buffer.from(payload),
+    payload,
     sentAt: Date.parse(state.sent_at),
     receivedAt,
     runningReleaseId: state.running_release_id,
@@ -120,32 +124,22 @@ export function stateWriter(options: StateWriterOptions) {
   };
 }
 
-const opening = Buffer.from('{"v":1,"states":[');
-const comma = Buffer.from(',');
-const closing = Buffer.from('}');
-const end = Buffer.from(']}');
-
 /**
- * A DeviceStatesMessage assembled around the states' bytes as the devices
- * sent them: serialising each parsed state again would cost more than
+ * A DeviceStatesMessage assembled around the states' text as the devices
+ * sent it: serialising each parsed state again would cost more than
  * storing it.
  */
-export function statesMessage(heartbeats: readonly Heartbeat[]): Buffer {
-  const parts: Buffer[] = [opening];
-  heartbeats.forEach(({ ref, payload, receivedAt }, index) => {
-    if (index > 0) parts.push(comma);
-    parts.push(
-      Buffer.from(
-        `{"device_id":${JSON.stringify(ref.deviceId)},"org_id":${JSON.stringify(ref.orgId)},` +
-          `"fleet_id":${JSON.stringify(ref.fleetId)},` +
-          `"received_at":"${new Date(receivedAt).toISOString()}","state":`,
-      ),
-      payload,
-      closing,
-    );
-  });
-  parts.push(end);
-  return Buffer.concat(parts);
+export function statesMessage(heartbeats: readonly Heartbeat[]): string {
+  let message = '{"v":1,"states":[';
+  for (let i = 0; i < heartbeats.length; i += 1) {
+    const { ref, payload, receivedAt } = heartbeats[i]!;
+    if (i > 0) message += ',';
+    message +=
+      `{"device_id":${JSON.stringify(ref.deviceId)},"org_id":${JSON.stringify(ref.orgId)},` +
+      `"fleet_id":${JSON.stringify(ref.fleetId)},` +
+      `"received_at":"${new Date(receivedAt).toISOString()}","state":${payload}}`;
+  }
+  return `${message}]}`;
 }
 
 // QoS 0 and not awaited: the KV store holds the state; this is the change feed.
