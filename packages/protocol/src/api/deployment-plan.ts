@@ -59,7 +59,15 @@ export type DeploymentStrategy = Static<typeof DeploymentStrategy>;
 export const healthAggregates = ['mean', 'max', 'p95'] as const;
 export const thresholdOperators = ['<', '<=', '>', '>='] as const;
 
-/** A custom telemetry gate: healthy while `aggregate(metric) op value` over the window. */
+export const thresholdBaselines = ['holdback'] as const;
+
+/**
+ * A custom telemetry gate: healthy while `aggregate(metric) op value` over the
+ * window, across the devices the rollout reached. With `relative_to:
+ * "holdback"` the gate compares instead the reached devices' aggregate minus
+ * the holdback cohort's (devices that never get the release, measured over the
+ * same window), so a fleet-wide change of conditions does not fail a release.
+ */
 export const TelemetryThreshold = Type.Object(
   {
     metric: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z_:][A-Za-z0-9_:.]*$' }),
@@ -67,6 +75,7 @@ export const TelemetryThreshold = Type.Object(
     op: enumOf(thresholdOperators),
     value: Type.Number(),
     window_seconds: Type.Integer({ minimum: 10, maximum: 86_400 }),
+    relative_to: Type.Optional(enumOf(thresholdBaselines)),
   },
   { additionalProperties: false },
 );

@@ -223,6 +223,25 @@ describe('deploymentPlanProblems', () => {
     ]);
   });
 
+  it('compares with the holdback only when the strategy keeps one', () => {
+    const threshold = {
+      metric: 'cpu_percent',
+      aggregate: 'mean',
+      op: '<',
+      value: 10,
+      window_seconds: 600,
+      relative_to: 'holdback',
+    } as const;
+    const health = { evaluation_window_seconds: 600, telemetry_thresholds: [threshold] };
+    expect(problems({ health, strategy: { type: 'immediate' } })).toEqual([
+      {
+        field: '/body/health/telemetry_thresholds/0/relative_to',
+        message: 'compares with the holdback cohort, so strategy.holdback_percent must be above 0',
+      },
+    ]);
+    expect(problems({ health, strategy: { type: 'immediate', holdback_percent: 10 } })).toEqual([]);
+  });
+
   it('passes selector problems through under /selector', () => {
     expect(
       problems({

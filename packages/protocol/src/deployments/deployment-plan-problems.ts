@@ -33,7 +33,7 @@ export function deploymentPlanProblems(plan: DeploymentPlan, at: string): FieldE
   }
   problems.push(...selectorProblems(plan.selector, `${at}/selector`));
   problems.push(...strategyProblems(plan.strategy, `${at}/strategy`));
-  problems.push(...healthProblems(plan.health, `${at}/health`));
+  problems.push(...healthProblems(plan.health, plan.strategy, `${at}/health`));
   problems.push(...rollbackProblems(plan, `${at}/rollback`));
   return problems;
 }
@@ -164,9 +164,19 @@ function stageProblems(
   return problems;
 }
 
-function healthProblems(health: HealthCriteria, at: string): FieldError[] {
+function healthProblems(
+  health: HealthCriteria,
+  strategy: DeploymentStrategy,
+  at: string,
+): FieldError[] {
   const problems: FieldError[] = [];
   for (const [index, threshold] of (health.telemetry_thresholds ?? []).entries()) {
+    if (threshold.relative_to === 'holdback' && (strategy.holdback_percent ?? 0) === 0) {
+      problems.push({
+        field: `${at}/telemetry_thresholds/${index}/relative_to`,
+        message: 'compares with the holdback cohort, so strategy.holdback_percent must be above 0',
+      });
+    }
     if (threshold.window_seconds > health.evaluation_window_seconds) {
       problems.push({
         field: `${at}/telemetry_thresholds/${index}/window_seconds`,

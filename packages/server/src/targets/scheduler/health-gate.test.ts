@@ -83,4 +83,34 @@ describe('evaluateGate', () => {
       'pass',
     );
   });
+  it('judges a threshold relative to the holdback on the difference, and shows both sides', () => {
+    const relative: HealthCriteria = {
+      evaluation_window_seconds: 600,
+      telemetry_thresholds: [
+        {
+          metric: 'cpu_percent',
+          aggregate: 'mean',
+          op: '<',
+          value: 10,
+          window_seconds: 600,
+          relative_to: 'holdback',
+        },
+      ],
+    };
+    const key = 'mean(cpu_percent) of reached - mean(cpu_percent) of holdback';
+    const sides = (reached: number, holdback: number) => ({
+      [key]: reached - holdback,
+      'mean(cpu_percent) of reached': reached,
+      'mean(cpu_percent) of holdback': holdback,
+    });
+    // A hot week heats every device: 85 % would fail an absolute gate, not this one.
+    expect(evaluateGate(relative, inputs({ telemetry: sides(85, 80) }))).toEqual({
+      verdict: 'pass',
+      reasons: [`${key} = 5 (reached 85, holdback 80), must be < 10`],
+    });
+    expect(evaluateGate(relative, inputs({ telemetry: sides(70, 55) })).verdict).toBe('fail');
+    expect(evaluateGate(relative, inputs({ telemetry: { [key]: null } })).reasons).toEqual([
+      `${key}: no samples in the window, not judged`,
+    ]);
+  });
 });

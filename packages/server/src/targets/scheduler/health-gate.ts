@@ -23,8 +23,17 @@ export interface GateVerdict {
   reasons: string[];
 }
 
+/** The aggregate of the reached devices; for a threshold relative to the holdback, their difference. */
 export const thresholdKey = (threshold: TelemetryThreshold): string =>
-  `${threshold.aggregate}(${threshold.metric})`;
+  threshold.relative_to === 'holdback'
+    ? `${sideKey(threshold, 'reached')} - ${sideKey(threshold, 'holdback')}`
+    : `${threshold.aggregate}(${threshold.metric})`;
+
+/** One side of a comparison with the holdback, stored beside the difference so a verdict shows both. */
+export const sideKey = (threshold: TelemetryThreshold, side: 'reached' | 'holdback'): string =>
+  `${threshold.aggregate}(${threshold.metric}) of ${side}`;
+
+const rounded = (value: number): number => Math.round(value * 100) / 100;
 
 const holds = (value: number, op: TelemetryThreshold['op'], limit: number): boolean =>
   op === '<'
@@ -78,7 +87,11 @@ export function evaluateGate(criteria: HealthCriteria, inputs: GateInputs): Gate
       passes.push(`${key}: no samples in the window, not judged`);
       continue;
     }
-    const line = `${key} = ${Math.round(value * 100) / 100}, must be ${threshold.op} ${threshold.value}`;
+    const sides =
+      threshold.relative_to === 'holdback'
+        ? ` (reached ${rounded(inputs.telemetry[sideKey(threshold, 'reached')] ?? Number.NaN)}, holdback ${rounded(inputs.telemetry[sideKey(threshold, 'holdback')] ?? Number.NaN)})`
+        : '';
+    const line = `${key} = ${rounded(value)}${sides}, must be ${threshold.op} ${threshold.value}`;
     (holds(value, threshold.op, threshold.value) ? passes : failures).push(line);
   }
   return failures.length > 0

@@ -525,6 +525,67 @@ describe.each(apiBackends)('the scheduler on %s', (backend) => {
     });
   });
 
+  it('judges a threshold relative to the holdback cohort: the reached devices against untouched ones', async () => {
+    const fleet = await fleetWith(20);
+    await scheduler().start();
+    const rolloutId = await start(fleet.fleetId, {
+      release_id: fleet.after,
+      strategy: { type: 'canary', percent: 50, min_wait_seconds: 0, holdback_percent: 30 },
+      health: {
+        evaluation_window_seconds: 30,
+        telemetry_thresholds: [
+          {
+            metric: 'cpu_percent',
+            aggregate: 'mean',
+            op: '<',
+            value: 10,
+            window_seconds: 30,
+            relative_to: 'holdback',
+          },
+        ],
+      },
+    });
+    const rows = await waitFor(async () => {
+      const all = await devicesOf(rolloutId);
+      return all.some((row) => row.status === 'targeted') ? all : undefined;
+    });
+    const heldBack = rows.filter((row) => row.status === 'held_back');
+    const reached = rows.filter((row) => row.status === 'targeted');
+    expect(heldBack.length).toBeGreaterThan(0);
+    const samples = (group: typeof rows, cpu: number) =>
+      group.map((row) => ({
+        device_id: row.device_id,
+        org_id: fleet.orgId,
+        fleet_id: fleet.fleetId,
+        time: new Date(),
+        cpu_percent: cpu,
+      }));
+    await api.database.db
+      .insertInto('telemetry_samples')
+      .values([...samples(reached, 70), ...samples(heldBack, 55)])
+      .execute();
+    await reportTargeted(fleet, rolloutId);
+    const paused = await waitFor(async () => {
+      const current = await rollout(rolloutId);
+      return current?.state === 'paused' ? current : undefined;
+    });
+    const key = 'mean(cpu_percent) of reached - mean(cpu_percent) of holdback';
+    expect(paused.reason).toContain(`${key} = 15 (reached 70, holdback 55), must be < 10`);
+    expect(paused.gate_evaluations[0]).toMatchObject({
+      verdict: 'fail',
+      inputs: {
+        telemetry: {
+          [key]: 15,
+          'mean(cpu_percent) of reached': 70,
+          'mean(cpu_percent) of holdback': 55,
+        },
+      },
+    });
+    expect((await devicesOf(rolloutId)).filter((row) => row.status === 'held_back')).toHaveLength(
+      heldBack.length,
+    );
+  });
+
   it("rolls back on an operator's request: a pointer move of every reached device", async () => {
     const fleet = await fleetWith(10);
     await scheduler().start();
