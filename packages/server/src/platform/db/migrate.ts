@@ -9,6 +9,7 @@ import * as deviceCommands from './migrations/0005_device_commands.js';
 import * as desiredStates from './migrations/0006_desired_states.js';
 import * as eventStreaming from './migrations/0007_event_streaming.js';
 import * as rollouts from './migrations/0008_rollouts.js';
+import * as deviceCohortBucket from './migrations/0009_device_cohort_bucket.js';
 import * as rollbackCommandOutcomes from './migrations/0010_rollback_command_outcomes.js';
 
 /**
@@ -25,6 +26,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006_desired_states': desiredStates,
   '0007_event_streaming': eventStreaming,
   '0008_rollouts': rollouts,
+  '0009_device_cohort_bucket': deviceCohortBucket,
   '0010_rollback_command_outcomes': rollbackCommandOutcomes,
 };
 

@@ -150,6 +150,8 @@ export interface DevicesTable {
   /** Safe mode: updates paused until released. */
   quarantined_at: NullableTimestamp;
   revision: ColumnType<number, number | undefined, number>;
+  /** The stable cohort bucket of the id, 0..9999, computed by the database (migration 0009). */
+  cohort_bucket: ColumnType<number, never, never>;
 }
 
 export interface ReleasesTable {

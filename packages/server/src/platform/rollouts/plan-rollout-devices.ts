@@ -25,9 +25,10 @@ export type PlannedDevice =
 
 /**
  * Every device of `devices` the plan's selector matches, in cohort order,
- * with its stage or why it is left out: the same rules, in the same order,
- * as the deployment preview (quarantined, then pinned, then already on the
- * release), so what the preview promised is what the rollout does.
+ * with its stage or why it is left out (quarantined, then pinned, then
+ * already on the release). The deployment preview is built from it, and the
+ * scheduler's set-based plan (`planQuery`) is tested to agree with it, so
+ * what the preview promised is what the rollout does.
  */
 export function planRolloutDevices(
   devices: readonly PlanDevice[],

@@ -1,7 +1,8 @@
+import type { DeploymentPlan } from '@flock/protocol';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { PlanDevice, PlannedDevice } from './plan-rollout-devices.js';
-import { planRolloutDevices } from './plan-rollout-devices.js';
 import { deploymentPlanOf } from './deployment-plan-of.js';
+import { planQuery } from './plan-query.js';
 
 /** Another live rollout that would reach some of the same devices. */
 export interface RolloutOverlap {
@@ -17,21 +18,19 @@ const sampleSize = 5;
 
 /**
  * The live rollouts of the fleet whose devices (reached or still planned)
- * the `planned` devices (the plan's, from `planRolloutDevices` over `devices`) would also reach (docs/decisions/0504-overlapping-rollouts.md).
- * With `pendingStarts`, starts recorded but not yet planned count too, their
- * selectors evaluated now: what the API checks before it records a start.
+ * `plan` would also reach (docs/decisions/0504-overlapping-rollouts.md),
+ * each counted in the database. With `pendingStarts`, starts recorded but
+ * not yet planned count too, their plans evaluated now: what the API checks
+ * before it records a start.
  */
 export async function rolloutOverlaps(
   db: Db,
   deployment: { id: string; fleet_id: string },
-  devices: readonly PlanDevice[],
-  planned: readonly PlannedDevice[],
+  plan: DeploymentPlan,
   options: { pendingStarts: boolean },
 ): Promise<RolloutOverlap[]> {
-  const mine = new Set(
-    planned.filter((device) => device.status === 'planned').map((device) => device.id),
-  );
-  if (mine.size === 0) return [];
+  const mine = sql`select device_id, cohort_bucket from (${planQuery(deployment.fleet_id, plan)}) as mine
+    where status = 'planned'`;
   const overlaps: RolloutOverlap[] = [];
   const live = await db
     .selectFrom('rollouts')
@@ -41,22 +40,11 @@ export async function rolloutOverlaps(
     .where('deployment_id', '!=', deployment.id)
     .execute();
   for (const rollout of live) {
-    const rows = await db
-      .selectFrom('rollout_devices')
-      .select(['device_id', 'cohort_bucket'])
-      .where('rollout_id', '=', rollout.id)
-      .where('status', 'not in', ['skipped', 'held_back'])
-      .orderBy('cohort_bucket')
-      .orderBy('device_id')
-      .execute();
-    const shared = rows.map((row) => row.device_id).filter((id) => mine.has(id));
-    if (shared.length > 0)
-      overlaps.push({
-        rollout_id: rollout.id,
-        deployment_id: rollout.deployment_id,
-        devices: shared.length,
-        sample: shared.slice(0, sampleSize),
-      });
+    const theirs = sql`select device_id from rollout_devices
+      where rollout_id = ${rollout.id} and status not in ('skipped', 'held_back')`;
+    const shared = await sharedDevices(db, mine, theirs);
+    if (shared !== undefined)
+      overlaps.push({ rollout_id: rollout.id, deployment_id: rollout.deployment_id, ...shared });
   }
   if (!options.pendingStarts) return overlaps;
   const pending = await db
@@ -70,16 +58,26 @@ export async function rolloutOverlaps(
     .where('deployments.id', '!=', deployment.id)
     .execute();
   for (const other of pending) {
-    const shared = planRolloutDevices(devices, deploymentPlanOf(other))
-      .filter((device) => device.status === 'planned' && mine.has(device.id))
-      .map((device) => device.id);
-    if (shared.length > 0)
-      overlaps.push({
-        rollout_id: other.rollout_id,
-        deployment_id: other.id,
-        devices: shared.length,
-        sample: shared.slice(0, sampleSize),
-      });
+    const theirs = sql`select device_id from (${planQuery(other.fleet_id, deploymentPlanOf(other))}) as theirs
+      where status = 'planned'`;
+    const shared = await sharedDevices(db, mine, theirs);
+    if (shared !== undefined)
+      overlaps.push({ rollout_id: other.rollout_id, deployment_id: other.id, ...shared });
   }
   return overlaps;
+}
+
+async function sharedDevices(
+  db: Db,
+  mine: RawBuilder<unknown>,
+  theirs: RawBuilder<unknown>,
+): Promise<{ devices: number; sample: string[] } | undefined> {
+  const { rows } = await sql<{ device_id: string; shared: string }>`
+    select mine.device_id, count(*) over () as shared
+    from (${mine}) as mine join (${theirs}) as theirs on theirs.device_id = mine.device_id
+    order by mine.cohort_bucket, mine.device_id
+    limit ${sampleSize}`.execute(db);
+  const first = rows[0];
+  if (first === undefined) return undefined;
+  return { devices: Number(first.shared), sample: rows.map((row) => row.device_id) };
 }

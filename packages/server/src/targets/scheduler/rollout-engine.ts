@@ -13,8 +13,6 @@ import { deviceLiveKeys } from '../../platform/kv/device-live-keys.js';
 import type { KvStore } from '../../platform/kv/kv-store.js';
 import type { Logger } from '../../platform/log/create-logger.js';
 import { deploymentPlanOf } from '../../platform/rollouts/deployment-plan-of.js';
-import { fleetPlanDevices } from '../../platform/rollouts/fleet-plan-devices.js';
-import { planRolloutDevices } from '../../platform/rollouts/plan-rollout-devices.js';
 import { rolloutOverlaps } from '../../platform/rollouts/rollout-overlaps.js';
 import { failureTrigger } from './failure-policy.js';
 import { evaluateGate, type GateInputs, type GateVerdict } from './health-gate.js';
@@ -22,10 +20,12 @@ import type { PendingRolloutEvent, RolloutEvents, RolloutRow } from './rollout-e
 import {
   auditRolloutChange,
   freezeDevices,
-  insertPlannedDevices,
+  insertPlan,
   reachedStatuses,
   recount,
   revertDevices,
+  type RolloutCountsRow,
+  storeCounts,
   targetDevices,
 } from './rollout-writes.js';
 import type { SchedulerLeadership } from './scheduler-leadership.js';
@@ -146,11 +146,7 @@ export class RolloutEngine {
     const plan = deploymentPlanOf(deployment);
     const stages = rolloutStages(plan.strategy);
     const now = this.#now();
-    const devices = await fleetPlanDevices(tx, deployment.fleet_id);
-    const planned = planRolloutDevices(devices, plan);
-    const overlaps = await rolloutOverlaps(tx, deployment, devices, planned, {
-      pendingStarts: false,
-    });
+    const overlaps = await rolloutOverlaps(tx, deployment, plan, { pendingStarts: false });
     const refusal =
       overlaps.length > 0
         ? `overlaps live rollouts: ${overlaps.map((o) => `${o.rollout_id} (${o.devices} devices)`).join(', ')}`
@@ -188,18 +184,15 @@ export class RolloutEngine {
       out.events.push({ type: 'rollout.failed', rollout: row, plan, reason: refusal });
       return refusal;
     }
-    await insertPlannedDevices(tx, row.id, planned);
-    const counts = await recount(tx, row.id);
-    const started = { ...row, ...counts };
-    out.audits.push(
-      await auditRolloutChange(tx, started, this.#o.leadership.holder, 'rollout.started', {
-        planned: counts.planned,
+    await this.#advance(tx, term, { row, plan }, 0, out, (counts) => {
+      const started = { ...row, ...counts };
+      out.events.push({ type: 'rollout.started', rollout: started, plan });
+      return auditRolloutChange(tx, started, this.#o.leadership.holder, 'rollout.started', {
+        planned: counts.planned + counts.targeted,
         skipped: counts.skipped,
         held_back: counts.held_back,
-      }),
-    );
-    out.events.push({ type: 'rollout.started', rollout: started, plan });
-    await this.#advance(tx, term, { row: started, plan }, 0, out);
+      });
+    });
     return undefined;
   }
 
@@ -291,22 +284,32 @@ export class RolloutEngine {
     return row;
   }
 
-  /** Moves to `stage`, reaching its devices; re-plans first so devices added since join in. */
+  /**
+   * Moves to `stage`, reaching its devices. Plans first, so devices added
+   * since join in; `started` marks the rollout's first plan, which writes
+   * every row itself: nothing is left to target or count afterwards, and it
+   * is audited (as `rollout.started`) before the stage.
+   */
   async #advance(
     tx: Tx,
     term: string,
     live: LiveRollout,
     stage: number,
     out: Change,
+    started?: (counts: RolloutCountsRow) => Promise<AuditEvent>,
   ): Promise<void> {
     const { row, plan } = live;
-    if (stage > 0) {
-      const devices = await fleetPlanDevices(tx, row.fleet_id);
-      await insertPlannedDevices(tx, row.id, planRolloutDevices(devices, plan));
-    }
     const seq = row.assignment_seq + 1;
     const now = this.#now();
-    const reached = await targetDevices(tx, row, stage, seq, now);
+    const inserted = await insertPlan(tx, row, plan, stage, seq, now);
+    let startCounts: RolloutCountsRow | undefined;
+    if (started !== undefined) {
+      startCounts = await storeCounts(tx, row.id, inserted);
+      out.audits.push(await started(startCounts));
+    }
+    const reached =
+      (inserted.get('targeted') ?? 0) +
+      (started === undefined ? await targetDevices(tx, row, stage, seq, now) : 0);
     await tx
       .updateTable('rollouts')
       .set({
@@ -319,7 +322,7 @@ export class RolloutEngine {
       })
       .where('id', '=', row.id)
       .execute();
-    const counts = await recount(tx, row.id);
+    const counts = startCounts ?? (await recount(tx, row.id));
     const advanced = await tx
       .selectFrom('rollouts')
       .selectAll()

@@ -1,9 +1,10 @@
+import type { DeploymentPlan } from '@flock/protocol';
 import { sql } from 'kysely';
 import type { Tx } from '../../platform/db/database.js';
 import type { RolloutDeviceStatus } from '../../platform/db/schema.js';
 import { recordAuditEvent } from '../../platform/audit/audit-log.js';
 import type { AuditEvent } from '../../platform/audit/audit-event.js';
-import type { PlannedDevice } from '../../platform/rollouts/plan-rollout-devices.js';
+import { planQuery } from '../../platform/rollouts/plan-query.js';
 import type { RolloutRow } from './rollout-events.js';
 
 /** Statuses of a device the rollout reached. */
@@ -15,31 +16,42 @@ export const reachedStatuses = [
   'failed',
 ] as const satisfies readonly RolloutDeviceStatus[];
 
-/** Rows per statement: five arrays of this length travel as five parameters. */
-const insertBatch = 50_000;
-
 /**
- * Adds devices the rollout has not seen yet; a device it knows keeps its row.
- * Columns go as arrays through `unnest`, one statement per 50,000 devices
- * rather than a parameter per value.
+ * Writes the plan of `plan` for devices the rollout has not seen yet, in one
+ * statement evaluated where the fleet is; a device it knows keeps its row
+ * (once targeted, always targeted). Devices of stages up to `stage` are
+ * written already targeted under assignment `seq`, so a stage's devices are
+ * written once rather than inserted and then updated. Returns the new rows
+ * counted by status.
  */
-export async function insertPlannedDevices(
+export async function insertPlan(
   tx: Tx,
-  rolloutId: string,
-  planned: readonly PlannedDevice[],
-): Promise<void> {
-  for (let i = 0; i < planned.length; i += insertBatch) {
-    const batch = planned.slice(i, i + insertBatch);
-    await sql`
-      insert into rollout_devices (rollout_id, device_id, stage, cohort_bucket, status, skip_reason)
-      select ${rolloutId}::uuid, device_id, stage, cohort_bucket, status, skip_reason
-      from unnest(
-        ${batch.map((d) => d.id)}::uuid[], ${batch.map((d) => d.stage)}::int[],
-        ${batch.map((d) => d.bucket)}::int[], ${batch.map((d) => d.status)}::text[],
-        ${batch.map((d) => d.skip_reason)}::text[]
-      ) as planned (device_id, stage, cohort_bucket, status, skip_reason)
-      on conflict (rollout_id, device_id) do nothing`.execute(tx);
-  }
+  rollout: RolloutRow,
+  plan: DeploymentPlan,
+  stage: number,
+  seq: number,
+  now: Date,
+): Promise<Map<RolloutDeviceStatus, number>> {
+  const { rows } = await sql<{ status: RolloutDeviceStatus; count: string }>`
+    with inserted as (
+      insert into rollout_devices (rollout_id, device_id, stage, cohort_bucket, status, skip_reason,
+                                   desired_release_id, previous_release_id, assignment_seq,
+                                   targeted_at)
+      select ${rollout.id}::uuid, device_id, stage, cohort_bucket,
+        case when reach then 'targeted' else status end, skip_reason,
+        case when reach then ${rollout.release_id}::uuid end,
+        case when reach then current_release_id end,
+        case when reach then ${seq}::int end,
+        case when reach then ${now}::timestamptz end
+      from (
+        select *, status = 'planned' and stage <= ${stage} as reach
+        from (${planQuery(rollout.fleet_id, plan)}) as planned
+      ) as placed
+      on conflict (rollout_id, device_id) do nothing
+      returning status
+    )
+    select status, count(*) as count from inserted group by status`.execute(tx);
+  return new Map(rows.map((row) => [row.status, Number(row.count)]));
 }
 
 /**
@@ -122,7 +134,15 @@ export async function recount(tx: Tx, rolloutId: string): Promise<RolloutCountsR
     .where('rollout_id', '=', rolloutId)
     .groupBy('status')
     .execute();
-  const by = new Map(rows.map((row) => [row.status, Number(row.count)]));
+  return storeCounts(tx, rolloutId, new Map(rows.map((row) => [row.status, Number(row.count)])));
+}
+
+/** Stores counts by status, known without counting, on the rollout row. */
+export async function storeCounts(
+  tx: Tx,
+  rolloutId: string,
+  by: ReadonlyMap<RolloutDeviceStatus, number>,
+): Promise<RolloutCountsRow> {
   const of = (status: RolloutDeviceStatus) => by.get(status) ?? 0;
   const counts: RolloutCountsRow = {
     planned: of('planned'),

@@ -2,22 +2,12 @@ import {
   type DeploymentPlan,
   type DeploymentPreview,
   type DeviceSample,
-  type SelectableDevice,
-  compileSelector,
   rolloutStages,
-  sortByCohort,
-  stagePlacer,
 } from '@flock/protocol';
-
-/** What a preview reads of a device: the selector's view plus what may skip it. */
-export interface PreviewDevice extends SelectableDevice {
-  id: string;
-  version_lock: string | null;
-  quarantined: boolean;
-  running_release_id: string | null;
-}
-
-type SkipReason = keyof DeploymentPreview['skipped'];
+import {
+  type PlanDevice,
+  planRolloutDevices,
+} from '../../../platform/rollouts/plan-rollout-devices.js';
 
 function sampler(limit: number) {
   const sample: DeviceSample = { count: 0, device_ids: [] };
@@ -28,27 +18,19 @@ function sampler(limit: number) {
   return { sample, add };
 }
 
-function skipReason(device: PreviewDevice, plan: DeploymentPlan): SkipReason | undefined {
-  if (device.quarantined) return 'quarantined';
-  if (plan.release_id === null) return undefined;
-  if (device.version_lock !== null) return 'version_locked';
-  if (device.running_release_id === plan.release_id) return 'already_on_release';
-  return undefined;
-}
-
 /**
  * Who a plan would reach, stage by stage, if its rollout started now: the
- * same selector, skip rules and stable cohorts the scheduler uses, over
- * `devices` (one fleet). Device id lists are in cohort order, at most `limit`.
+ * scheduler's own planner (`planRolloutDevices`, which its SQL plan is
+ * tested against) over `devices` (one fleet), so the preview and the
+ * rollout cannot disagree. Device id lists are in cohort order, at most
+ * `limit`.
  */
 export function previewDeployment(
-  devices: readonly PreviewDevice[],
+  devices: readonly PlanDevice[],
   plan: DeploymentPlan,
   limit: number,
 ): DeploymentPreview {
-  const matches = compileSelector(plan.selector);
   const stages = rolloutStages(plan.strategy);
-  const place = stagePlacer(stages, plan.strategy.holdback_percent ?? 0);
   const skipped = {
     quarantined: sampler(limit),
     version_locked: sampler(limit),
@@ -59,18 +41,12 @@ export function previewDeployment(
   let targeted = 0;
   let unreached = 0;
 
-  for (const device of sortByCohort(devices, (candidate) => candidate.id)) {
-    if (!matches(device)) continue;
+  for (const device of planRolloutDevices(devices, plan)) {
     targeted += 1;
-    const reason = skipReason(device, plan);
-    if (reason !== undefined) {
-      skipped[reason].add(device.id);
-      continue;
-    }
-    const placement = place(device);
-    if (placement === 'held_back') heldBack.add(device.id);
-    else if (placement === 'unreached') unreached += 1;
-    else reached[placement]?.add(device.id);
+    if (device.status === 'held_back') heldBack.add(device.id);
+    else if (device.status === 'planned') reached[device.stage]?.add(device.id);
+    else if (device.skip_reason === 'in_no_stage') unreached += 1;
+    else skipped[device.skip_reason].add(device.id);
   }
 
   let cumulative = 0;

@@ -10,8 +10,6 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { Tx } from '../../../platform/db/database.js';
 import { HttpProblem } from '../../../platform/http/problem.js';
-import { fleetPlanDevices } from '../../../platform/rollouts/fleet-plan-devices.js';
-import { planRolloutDevices } from '../../../platform/rollouts/plan-rollout-devices.js';
 import { deploymentPlanOf } from '../../../platform/rollouts/deployment-plan-of.js';
 import { rolloutOverlaps } from '../../../platform/rollouts/rollout-overlaps.js';
 import { actingOrg } from '../acting-org.js';
@@ -87,14 +85,7 @@ export const rolloutControlRoutes: RouteGroup = (app, services) => {
             `the deployment was already started as rollout ${started.rollout_id}`,
           );
         const plan = deploymentPlanOf(deployment);
-        const devices = await fleetPlanDevices(tx, deployment.fleet_id);
-        const overlaps = await rolloutOverlaps(
-          tx,
-          deployment,
-          devices,
-          planRolloutDevices(devices, plan),
-          { pendingStarts: true },
-        );
+        const overlaps = await rolloutOverlaps(tx, deployment, plan, { pendingStarts: true });
         if (overlaps.length > 0)
           throw new HttpProblem(
             'conflict',
