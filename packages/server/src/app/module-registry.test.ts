@@ -19,6 +19,12 @@ function recorder() {
           if (behaviour.failStart) throw new Error(`${name} cannot start`);
           events.push(`start ${name}`);
         },
+        async open() {
+          events.push(`open ${name}`);
+        },
+        async quiesce() {
+          events.push(`quiesce ${name}`);
+        },
         async stop() {
           events.push(`stop ${name}`);
         },
@@ -39,7 +45,7 @@ const context = {
 };
 
 describe('ModuleRegistry', () => {
-  it('inits and starts in dependency order, passing only declared exports, and stops in reverse', async () => {
+  it('inits, starts and opens in dependency order, passing only declared exports; quiesces all, then stops in reverse', async () => {
     const { events, define } = recorder();
     const registry = new ModuleRegistry(
       { db: define('db'), bus: define('bus'), api: define('api'), all: define('all') },
@@ -58,6 +64,14 @@ describe('ModuleRegistry', () => {
       'start bus',
       'start api',
       'start all',
+      'open db',
+      'open bus',
+      'open api',
+      'open all',
+      'quiesce db',
+      'quiesce bus',
+      'quiesce api',
+      'quiesce all',
       'stop all',
       'stop api',
       'stop bus',
@@ -73,7 +87,8 @@ describe('ModuleRegistry', () => {
       ['api'],
     );
     await expect(registry.start(['api'], context)).rejects.toThrow('api cannot start');
-    expect(events.slice(-2)).toEqual(['stop api', 'stop db']);
+    expect(events.slice(-4)).toEqual(['quiesce db', 'quiesce api', 'stop api', 'stop db']);
+    expect(events.filter((event) => event.startsWith('open'))).toEqual([]);
   });
 
   it('reports readiness per module with the failure reason', async () => {

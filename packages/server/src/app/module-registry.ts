@@ -44,7 +44,8 @@ async function check(name: string, module: RunningModule<unknown>): Promise<Read
 
 /**
  * Builds each module once, in dependency order, giving it only the exports of
- * the modules it declares; starts them in that order and stops them in reverse.
+ * the modules it declares; starts them in that order, then opens them; on
+ * stop quiesces them all, then stops them in reverse.
  */
 export class ModuleRegistry {
   constructor(
@@ -79,6 +80,13 @@ export class ModuleRegistry {
     };
 
     const stop = async (): Promise<void> => {
+      for (const [name, module] of running) {
+        try {
+          await module.quiesce?.();
+        } catch (error) {
+          context.log.error({ module: name, err: error }, 'module failed to quiesce');
+        }
+      }
       for (const name of [...running.keys()].reverse()) {
         const module = running.get(name);
         running.delete(name);
@@ -110,6 +118,7 @@ export class ModuleRegistry {
         started.add(name);
         context.log.debug({ module: name }, 'module started');
       }
+      for (const name of order) await running.get(name)?.open?.();
     } catch (error) {
       await stop();
       throw error;

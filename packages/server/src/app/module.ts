@@ -27,11 +27,17 @@ export interface ModuleContext {
 /**
  * `init` opens what the module needs and returns it running; `start` runs
  * once every module is built (an HTTP server listens only when all routes are
- * registered). `stop` must work whether or not `start` ran.
+ * registered); `open` once every module started, to let in outside work that
+ * modules started after this one handle (devices into the embedded broker).
+ * Stopping calls `quiesce` on every module first, to stop taking such work
+ * while those modules still run, then `stop` in reverse order. `quiesce` and
+ * `stop` must work whether or not `start` or `open` ran.
  */
 export interface RunningModule<Exports> {
   exports: Exports;
   start?(): Promise<void>;
+  open?(): Promise<void>;
+  quiesce?(): Promise<void>;
   stop?(): Promise<void>;
   /** Throws, with a reason, when the module cannot serve. */
   ready?(): Promise<void>;

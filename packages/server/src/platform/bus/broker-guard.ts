@@ -18,8 +18,13 @@ export interface BrokerGuardOptions {
   log: Logger;
   /** How often connected devices are re-checked: deleted ones and expired tokens are cut off. */
   sweepIntervalMs?: number;
+  /** Refuse every connection from outside the process until `admit()` (default: admit at once). */
+  admitLater?: boolean;
   now?: () => Date;
 }
+
+/** Whether connections from outside the process are let in, and their publishes taken. */
+type Admission = 'not yet' | 'open' | 'quiesced';
 
 interface Admitted {
   principal: BrokerPrincipal;
@@ -39,9 +44,30 @@ export class BrokerGuard {
   readonly #inProcess = new WeakSet<object>();
   #timer: NodeJS.Timeout | undefined;
   #sweeping = false;
+  #admission: Admission;
 
   constructor(options: BrokerGuardOptions) {
     this.#options = options;
+    this.#admission = options.admitLater === true ? 'not yet' : 'open';
+  }
+
+  /** Lets connections from outside in: once whatever handles their messages is running. */
+  admit(): void {
+    if (this.#admission === 'not yet') this.#admission = 'open';
+  }
+
+  /**
+   * From now on refuses connections from outside and leaves their publishes
+   * unacknowledged (a device sends them again to the next server), so that
+   * nothing is acknowledged once what stores it begins to stop.
+   */
+  quiesce(): void {
+    this.#admission = 'quiesced';
+  }
+
+  /** Whether a client is a device: its QoS 1 publishes are acknowledged only once stored. */
+  isDevice(client: Client): boolean {
+    return this.#admitted.get(client)?.principal.kind === 'device';
   }
 
   /** Marks a stream the process itself opened into the broker. */
@@ -55,6 +81,11 @@ export class BrokerGuard {
     return {
       ...inner,
       authenticate: (client, username, password, done) => {
+        if (this.#admission !== 'open' && !this.#inProcess.has(client.conn)) {
+          const refusal = new BrokerRefusal('server-unavailable', 'the server is not serving');
+          done(this.#refusal(client, refusal, 'info'), false);
+          return;
+        }
         this.#authenticate(client, username, password).then(
           () => done(null, true),
           (error: unknown) => done(this.#refusal(client, error), false),
@@ -71,6 +102,9 @@ export class BrokerGuard {
           callback(new Error(`publishing to ${packet.topic} is not allowed`));
           return;
         }
+        // Never called back: aedes neither acknowledges nor routes it, and
+        // stops reading the connection, which ends when the broker closes.
+        if (this.#admission === 'quiesced' && admitted.principal.kind === 'device') return;
         inner.authorizePublish(client, packet, callback);
       },
       authorizeSubscribe: (client, subscription, callback) => {
@@ -169,12 +203,12 @@ export class BrokerGuard {
     this.#admitted.set(client, { principal, revoked: false });
   }
 
-  #refusal(client: Client, error: unknown): AuthenticateError {
+  #refusal(client: Client, error: unknown, expected?: 'info'): AuthenticateError {
     const refusal =
       error instanceof BrokerRefusal
         ? error
         : new BrokerRefusal('server-unavailable', 'cannot check credentials', { cause: error });
-    const level = refusal.reason === 'server-unavailable' ? 'error' : 'info';
+    const level = expected ?? (refusal.reason === 'server-unavailable' ? 'error' : 'info');
     this.#options.log[level](
       { clientId: client.id, reason: refusal.reason, err: refusal },
       `refused an MQTT connection: ${refusal.message}`,

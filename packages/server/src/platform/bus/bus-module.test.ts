@@ -99,8 +99,13 @@ describe('busModule', () => {
     const running = await busModule.init(context, { db: database });
     closers.push(async () => running.stop?.());
     const url = /MQTT listening on (\S+)/.exec(lines.join(''))?.[1] ?? '';
-    await expect(client(url, { clientId: 'anonymous' })).rejects.toMatchObject({ code: 5 });
     const password = servicePassword(undefined, secretKey);
+    // Server unavailable until the registry opens the module, credentials or not.
+    await expect(
+      client(url, { clientId: 'early', username: serviceUsername, password }),
+    ).rejects.toMatchObject({ code: 3 });
+    await running.open?.();
+    await expect(client(url, { clientId: 'anonymous' })).rejects.toMatchObject({ code: 5 });
     const service = await client(url, {
       clientId: 'other-flock',
       username: serviceUsername,

@@ -10,6 +10,9 @@ import { openBus } from './open-bus.js';
 import { redactUrl } from './redact-url.js';
 import { servicePassword, serviceUsername } from './service-credential.js';
 
+/** How long a stop waits for device publishes already routed to be stored. */
+const quiesceTimeoutMs = 5_000;
+
 /**
  * The bus, and with no MQTT_URL the embedded broker. It needs the database
  * whether or not it embeds the broker, because the graph never changes with
@@ -44,6 +47,7 @@ export const busModule: ModuleDefinition<Bus, { db: Database }> = {
         : { clientId: config.mqttClientId, persistentGroups: true }),
       access,
       credentials: { username: serviceUsername, password },
+      admitDevicesLater: true,
     });
     let deregistrations: Subscription | undefined;
     try {
@@ -65,6 +69,10 @@ export const busModule: ModuleDefinition<Bus, { db: Database }> = {
     return {
       exports: bus,
       ready: () => bus.ping(),
+      // Devices come in once the ingester listens, and their publishes stop
+      // before it leaves: none is acknowledged with nobody there to store it.
+      open: async () => broker?.admit(),
+      quiesce: async () => broker?.quiesce(quiesceTimeoutMs),
       async stop() {
         await deregistrations?.unsubscribe().catch(() => undefined);
         await bus.close();

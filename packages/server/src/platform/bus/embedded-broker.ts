@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type Server } from 'node:net';
 import { type Duplex, duplexPair } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log/create-logger.js';
@@ -24,6 +25,8 @@ export interface EmbeddedBrokerOptions {
   topicPrefix?: string;
   /** How often connected devices are re-checked (default 5 s). */
   sweepIntervalMs?: number;
+  /** Refuse connections from outside the process until `admit()` (default: admit at once). */
+  admitLater?: boolean;
 }
 
 export interface EmbeddedBroker {
@@ -35,6 +38,13 @@ export interface EmbeddedBroker {
   sharedGroups(): Map<string, number>;
   /** Disconnects a device's connections at once; returns how many there were. */
   disconnectDevice(deviceId: string): number;
+  /** Lets devices in, with `admitLater`. */
+  admit(): void;
+  /**
+   * Stops taking device publishes (they stay unacknowledged) and resolves once
+   * those already routed were acknowledged by their groups, or after `timeoutMs`.
+   */
+  quiesce(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,17 +53,23 @@ export interface EmbeddedBroker {
  * devices without an external broker; it listens on TCP and on WebSocket,
  * admits clients and limits their topics through `access`
  * (docs/decisions/0300-broker-authentication.md), adds the shared
- * subscriptions aedes lacks, and announces connections that end.
+ * subscriptions aedes lacks, and announces connections that end. A device's
+ * QoS 1 publish is acknowledged only once the groups it went to acknowledged
+ * it (docs/decisions/0320-embedded-broker-acknowledges-after-store.md).
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { log } = options;
-  const shared = new SharedSubscriptions(log);
   const guard = new BrokerGuard({
     access: options.access ?? inProcessOnly,
     acl: new BrokerAcl(options.topicPrefix ?? ''),
     log,
     sweepIntervalMs: options.sweepIntervalMs,
+    admitLater: options.admitLater,
   });
+  // Only devices: an in-process publisher whose handlers publish in turn
+  // could wait on itself, as aedes reads no further packets from a connection
+  // until every publish it already read is acknowledged.
+  const shared = new SharedSubscriptions({ log, confirmedFor: (client) => guard.isDevice(client) });
   const aedes = await Aedes.createBroker(guard.hooks(shared.hooks()));
   shared.attach(aedes);
   guard.attach(aedes);
@@ -122,6 +138,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     sharedGroups: () => shared.membership(),
     disconnectDevice: (deviceId) => guard.disconnectDevice(deviceId),
+    admit: () => guard.admit(),
+    async quiesce(timeoutMs) {
+      guard.quiesce();
+      const controller = new AbortController();
+      await Promise.race([
+        shared.idle(),
+        sleep(timeoutMs, undefined, { signal: controller.signal }).catch(() => undefined),
+      ]);
+      controller.abort();
+    },
     close() {
       closing ??= shutdown();
       return closing;

@@ -25,6 +25,8 @@ export interface OpenBusOptions {
   access?: BrokerAccess;
   /** How often the embedded broker re-checks connected devices. */
   sweepIntervalMs?: number;
+  /** The embedded broker refuses devices until `broker.admit()`. */
+  admitDevicesLater?: boolean;
   /** Sent to an external broker whose URL names no user. */
   credentials?: { username: string; password: string };
 }
@@ -44,6 +46,11 @@ export interface OpenedBus {
  * address the process cannot dial, or 0.0.0.0), takes no port, and still runs
  * the very same mqtt.js client code as with an external broker, so one
  * contract suite covers both.
+ *
+ * Embedded, the group connections always keep persistent sessions: those
+ * live and die with the broker in this very process, so none outlives its
+ * bus, and they are how the broker learns that a member acknowledged a
+ * device's message (docs/decisions/0320-embedded-broker-acknowledges-after-store.md).
  */
 export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
   const clientId = options.clientId ?? `flock-${randomBytes(6).toString('hex')}`;
@@ -77,10 +84,12 @@ export async function openBus(options: OpenBusOptions): Promise<OpenedBus> {
     topicPrefix: options.topicPrefix,
     access: options.access,
     sweepIntervalMs: options.sweepIntervalMs,
+    admitLater: options.admitDevicesLater,
   });
   try {
     const bus = await MqttBus.connect({
       ...common,
+      persistentGroups: true,
       kind: 'embedded',
       createClient: (clientOptions) => new MqttClient(() => broker.connect(), clientOptions),
       onClose: () => broker.close(),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   Aedes,
   AedesOptions,
@@ -25,6 +26,21 @@ interface Group {
 
 type Hooks = Required<Pick<AedesOptions, 'authorizeSubscribe' | 'authorizePublish' | 'published'>>;
 
+export interface SharedSubscriptionsOptions {
+  log: Logger;
+  /**
+   * Whether a QoS 1 publish from this client is acknowledged to it only once
+   * every group member it went to acknowledged its copy.
+   */
+  confirmedFor?: (client: Client) => boolean;
+}
+
+/** A copy delivered to a member, awaiting the member's PUBACK. */
+interface Awaited {
+  client: Client;
+  settle: (error?: Error) => void;
+}
+
 /** `$share/<group>/<filter>` split into its parts, or undefined when malformed. */
 export function parseShare(topic: string): { group: string; filter: string } | undefined {
   if (!topic.startsWith(sharePrefix)) return undefined;
@@ -49,13 +65,29 @@ export function parseShare(topic: string): { group: string; filter: string } | u
  * session persistence all stay aedes's). Delivering directly to the member
  * avoids a second trip through the broker on a private routing topic, which
  * would store retained copies twice and need its own loop protection.
+ *
+ * A QoS 1 publish from a client `confirmedFor` (a device) is routed before
+ * aedes acknowledges it, and its PUBACK waits until each member that got it
+ * acknowledged its copy, which the bus does once its handlers stored it
+ * (docs/decisions/0320-embedded-broker-acknowledges-after-store.md).
  */
 export class SharedSubscriptions {
   readonly #groups = new Map<string, Group>();
   readonly #log: Logger;
+  readonly #confirmedFor: (client: Client) => boolean;
+  /** Publishes routed before their PUBACK, which `published` must not route again. */
+  readonly #routedEarly = new WeakSet<PublishPacket>();
+  /** Copies awaiting their member's PUBACK, by the counter they were stamped with. */
+  readonly #awaited = new Map<number, Awaited>();
+  #counter = 0;
+  /** The broker id confirmed copies are stamped with; aedes's `ack` event hands it back. */
+  readonly #brokerId = `flock-shared-${randomUUID()}`;
+  #held = 0;
+  #idle: (() => void)[] = [];
 
-  constructor(log: Logger) {
-    this.#log = log;
+  constructor(options: SharedSubscriptionsOptions) {
+    this.#log = options.log;
+    this.#confirmedFor = options.confirmedFor ?? (() => false);
   }
 
   /** The aedes options that implement shared subscriptions. */
@@ -64,11 +96,37 @@ export class SharedSubscriptions {
       authorizeSubscribe: (client, subscription, callback) => {
         callback(null, this.#join(client, subscription));
       },
-      authorizePublish: (_client, packet, callback) => {
-        callback(publishProblem(packet));
+      authorizePublish: (client, packet, callback) => {
+        const problem = publishProblem(packet);
+        if (
+          problem !== null ||
+          client === null ||
+          packet.qos !== 1 ||
+          !this.#confirmedFor(client)
+        ) {
+          callback(problem);
+          return;
+        }
+        // aedes writes the PUBACK as soon as this calls back, and only then
+        // routes the message: so the groups get it here, first.
+        this.#routedEarly.add(packet);
+        this.#hold(this.#route(packet, true)).then(
+          () => callback(null),
+          (error: unknown) => {
+            this.#log.warn(
+              { err: error, clientId: client.id, topic: packet.topic },
+              'a publish is left unacknowledged: a group member left without acknowledging it',
+            );
+            callback(error instanceof Error ? error : new Error(String(error)));
+          },
+        );
       },
       published: (packet, _client, callback) => {
-        this.#route(packet).then(
+        if (this.#routedEarly.has(packet)) {
+          callback(null);
+          return;
+        }
+        this.#route(packet, false).then(
           () => callback(null),
           (error: unknown) => {
             this.#log.error(
@@ -89,7 +147,43 @@ export class SharedSubscriptions {
     });
     aedes.on('clientDisconnect', (client) => {
       for (const topic of [...this.#groups.keys()]) this.#leave(topic, client);
+      this.#abandoned(client);
     });
+    aedes.on('ack', (packet) => {
+      // Only a persistent session's acknowledgement comes with its packet:
+      // the one stored when it was sent, stamped as `#deliver` left it.
+      const sent = packet as Partial<AedesPublishPacket> | undefined;
+      if (sent?.brokerId !== this.#brokerId || sent.brokerCounter === undefined) return;
+      const awaited = this.#awaited.get(sent.brokerCounter);
+      this.#awaited.delete(sent.brokerCounter);
+      awaited?.settle();
+    });
+  }
+
+  /** Resolves once no publish waits for its groups' acknowledgements. */
+  idle(): Promise<void> {
+    if (this.#held === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #hold(routing: Promise<void>): Promise<void> {
+    this.#held += 1;
+    try {
+      await routing;
+    } finally {
+      this.#held -= 1;
+      if (this.#held === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  // A member that leaves before acknowledging may not have stored its copy:
+  // the publish stays unacknowledged, and its sender sends it again.
+  #abandoned(client: Client): void {
+    for (const [counter, awaited] of this.#awaited) {
+      if (awaited.client !== client) continue;
+      this.#awaited.delete(counter);
+      awaited.settle(new Error(`the group member ${client.id} left`));
+    }
   }
 
   /** How many clients are in each group, keyed by the `$share/...` topic; for tests and metrics. */
@@ -132,13 +226,13 @@ export class SharedSubscriptions {
     if (group.members.length === 0) this.#groups.delete(topic);
   }
 
-  async #route(packet: AedesPublishPacket): Promise<void> {
+  async #route(packet: PublishPacket, confirmed: boolean): Promise<void> {
     if (this.#groups.size === 0) return;
     const deliveries: Promise<void>[] = [];
     for (const [topic, group] of this.#groups) {
       if (!matchesTopicFilter(group.filter, packet.topic)) continue;
       const member = this.#next(topic, group);
-      if (member !== undefined) deliveries.push(this.#deliver(member, packet));
+      if (member !== undefined) deliveries.push(this.#deliver(member, packet, confirmed));
     }
     await Promise.all(deliveries);
   }
@@ -153,25 +247,44 @@ export class SharedSubscriptions {
     return group.members[group.last];
   }
 
-  #deliver(member: Member, packet: AedesPublishPacket): Promise<void> {
-    const message: PublishPacket = {
-      cmd: 'publish',
-      topic: packet.topic,
-      payload: packet.payload,
-      qos: Math.min(packet.qos, member.qos) as 0 | 1 | 2,
-      // As for any subscription made before the publish [MQTT-3.3.1-9].
-      retain: false,
-      dup: false,
-    };
-    return new Promise((resolve) => {
-      member.client.publish(message, (error) => {
+  /**
+   * Resolves once the copy is written or, when `confirmed` and the member can
+   * tell (QoS 1 into a persistent session, whose acknowledgements aedes
+   * reports with their packet), once the member acknowledged it; rejects when
+   * the member leaves first.
+   */
+  #deliver(member: Member, packet: PublishPacket, confirmed: boolean): Promise<void> {
+    const qos = Math.min(packet.qos, member.qos) as 0 | 1 | 2;
+    const message: PublishPacket & Partial<Pick<AedesPublishPacket, 'brokerId' | 'brokerCounter'>> =
+      {
+        cmd: 'publish',
+        topic: packet.topic,
+        payload: packet.payload,
+        qos,
+        // As for any subscription made before the publish [MQTT-3.3.1-9].
+        retain: false,
+        dup: false,
+      };
+    const { client } = member;
+    const awaitsAck = confirmed && qos === 1 && !client.clean;
+    return new Promise((resolve, reject) => {
+      if (awaitsAck) {
+        this.#counter += 1;
+        message.brokerId = this.#brokerId;
+        message.brokerCounter = this.#counter;
+        this.#awaited.set(this.#counter, {
+          client,
+          settle: (error) => (error === undefined ? resolve() : reject(error)),
+        });
+      }
+      client.publish(message, (error) => {
         if (error) {
           this.#log.warn(
-            { err: error, clientId: member.client.id, topic: packet.topic },
+            { err: error, clientId: client.id, topic: packet.topic },
             'shared delivery failed',
           );
         }
-        resolve();
+        if (!awaitsAck) resolve();
       });
     });
   }
