@@ -185,6 +185,9 @@ export class FleetSimulator {
       host_command_ms: percentiles(
         this.devices.flatMap((d) => [...d.hostCommands.values()].map((r) => r.durationMs)),
       ),
+      host_command_devices: this.devices
+        .flatMap((d) => (d.hostCommands.size === 0 || d.deviceId === undefined ? [] : [d.deviceId]))
+        .sort(),
       errors: [...new Set(errors)].slice(0, 10),
     };
   }

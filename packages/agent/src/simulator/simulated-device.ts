@@ -46,14 +46,16 @@ export class SimulatedDevice {
   #servicesRunning = false;
   #convergedRevision: number | undefined;
   #agent: RunningAgent | undefined;
+  #deviceId: string | undefined;
   readonly #options: SimulatedDeviceOptions;
 
   constructor(options: SimulatedDeviceOptions) {
     this.#options = options;
   }
 
+  /** Known once registered; kept while the device is offline. */
   get deviceId(): string | undefined {
-    return this.#agent?.deviceId;
+    return this.#deviceId;
   }
 
   get registered(): boolean {
@@ -92,6 +94,7 @@ export class SimulatedDevice {
         ...(retry === undefined ? {} : { retry }),
       });
       this.#agent = agent;
+      this.#deviceId = agent.deviceId;
       this.registrationMs ??= performance.now() - started;
       agent.finished.catch((error: unknown) => (this.error = errorMessage(error)));
     } catch (error) {

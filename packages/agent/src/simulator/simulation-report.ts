@@ -39,6 +39,8 @@ export interface SimulationReport extends FleetCounts {
   convergence_ms: Percentiles;
   /** From a host command's start to its exit, rollbacks included, as the agents reported. */
   host_command_ms: Percentiles;
+  /** Ids of the devices that ran a host command or a rollback, sorted: who a rollout reached. */
+  host_command_devices: string[];
   /** Distinct agent errors, the first ten. */
   errors: string[];
 }

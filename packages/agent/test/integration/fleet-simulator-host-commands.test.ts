@@ -133,6 +133,8 @@ describe('flockd simulate: host commands', () => {
       rollbacks_failed: 0,
     });
     expect(lastProgress(summaryLine(counts, 1))).toEqual(counts);
-    expect(fleet.report().host_command_ms.count).toBe(2 * devices);
+    const report = fleet.report();
+    expect(report.host_command_ms.count).toBe(2 * devices);
+    expect(report.host_command_devices).toEqual(ids.sort());
   });
 });

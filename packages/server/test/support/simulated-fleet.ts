@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ export interface SimulatedFleet {
   listDevices(): Promise<Device[]>;
   /** A new release of the fleet with two services; `seed` makes its digests. */
   createRelease(seed: string): Promise<string>;
+  /** SIGTERM to the simulator, then its final report (`flockd simulate --json`). */
+  stopSimulator(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -38,11 +41,14 @@ export async function startSimulatedFleet(options: {
   backend: string;
   devices: number;
   failureRate: number;
+  /** More `flockd simulate` flags. */
+  simulatorArgs?: string[];
 }): Promise<SimulatedFleet & { initialRelease: string }> {
   const serverDir = await mkdtemp(join(tmpdir(), 'flock-sim-server-'));
   const simulatorDir = await mkdtemp(join(tmpdir(), 'flock-sim-devices-'));
   const database = options.backend === 'embedded defaults' ? undefined : await createTestDatabase();
   let simulator: ChildProcess | undefined;
+  let stopSimulator = (): Promise<unknown> => Promise.reject(new Error('no simulator'));
   const server = await startServer(
     ['--target=all'],
     {
@@ -131,9 +137,19 @@ export async function startSimulatedFleet(options: {
         `--data-dir=${simulatorDir}`,
         '--registration-concurrency=16',
         '--json',
+        ...(options.simulatorArgs ?? []),
       ],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
+      { stdio: ['ignore', 'pipe', 'ignore'] },
     );
+    const running = simulator;
+    let report = '';
+    running.stdout!.on('data', (chunk: Buffer) => (report += chunk.toString()));
+    const exited = once(running, 'exit');
+    stopSimulator = async () => {
+      running.kill('SIGTERM');
+      await exited;
+      return JSON.parse(report) as unknown;
+    };
     await waitFor(
       async () => {
         const devices = await listDevices();
@@ -148,7 +164,16 @@ export async function startSimulatedFleet(options: {
         intervalMs: 2_000,
       },
     );
-    return { server, call, fleetId, listDevices, createRelease, initialRelease, close };
+    return {
+      server,
+      call,
+      fleetId,
+      listDevices,
+      createRelease,
+      stopSimulator: () => stopSimulator(),
+      initialRelease,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
