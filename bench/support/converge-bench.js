@@ -5,7 +5,6 @@
 // rollouts of a new release each, timed from the start intent to every
 // device reporting the release and to the scheduler completing the rollout,
 // with where the time went; then the broker-only baseline.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,13 +15,15 @@ import mqtt from 'mqtt';
 import { brokerBaseline } from './broker-baseline.js';
 import { ConvergeObserver } from './converge-observer.js';
 import { seedDevices } from './seed-devices.js';
+import { devicesPerSimulator, startSimulatedFleet } from './simulated-fleet.js';
+import { Redis } from 'ioredis';
 import { convergeTimeline } from './converge-timeline.js';
 import {
   cpuSeconds,
   createDatabase,
-  flockdMain,
   kvUrl,
   mqttUrl,
+  openFiles,
   pidsNamed,
   rssMiB,
   startTarget,
@@ -37,12 +38,6 @@ const endings = new Set([
   'rollout.paused',
 ]);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-// Every simulated agent writes its stores and outbox with fsync through libuv's pool.
-const simulatorThreads = process.env.FLOCK_BENCH_SIMULATOR_THREADS ?? '64';
-// For profiling the simulated fleet alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-const simulatorNodeArgs = (process.env.FLOCK_BENCH_SIMULATOR_NODE_ARGS ?? '')
-  .split(' ')
-  .filter(Boolean);
 const loads = () => loadavg().map((value) => Number(value.toFixed(2)));
 
 async function until(check, what, timeoutMs, log) {
@@ -51,10 +46,12 @@ async function until(check, what, timeoutMs, log) {
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    const describe = () => (typeof what === 'function' ? what() : what);
+    if (Date.now() > deadline)
+      throw new Error(`${describe()} did not happen within ${timeoutMs} ms`);
     if (Date.now() - lastLog > 10_000) {
       lastLog = Date.now();
-      log(`still waiting for ${what}`);
+      log(`still waiting for ${describe()}`);
     }
     await delay(50);
   }
@@ -99,6 +96,14 @@ function cpuBetween(before, after) {
   return used;
 }
 
+/** Deletes every key the bench's servers wrote to the shared Redis. */
+async function clearKv(prefix) {
+  const redis = new Redis(kvUrl);
+  for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }))
+    if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+}
+
 /** Clears the retained desired state of the bench's devices, so the shared broker keeps none. */
 async function clearRetained(deviceIds) {
   const client = mqtt.connect(mqttUrl, { protocolVersion: 4, reconnectPeriod: 0 });
@@ -114,26 +119,31 @@ async function clearRetained(deviceIds) {
 }
 
 /**
- * `strategy(run)` gives the deployment's strategy. Resolves with the bench
- * result's common part: runs, medians, the baseline, CPU, memory, load.
+ * Starts the servers and N simulated devices once, then runs every plan's
+ * rollouts on that fleet in turn (`plans`: [{ name, strategy, runs }]).
+ * Resolves with, per plan, each run and the medians; the baseline; CPU,
+ * memory, open files and load.
  */
-export async function runConvergeBench({ devices, runs, strategy, updateMs, log }) {
+export async function runConvergeBench({ devices, plans, updateMs, log }) {
   const database = await createDatabase();
   const serverDir = await mkdtemp(join(tmpdir(), 'flock-bench-converge-server-'));
   const simulatorDir = await mkdtemp(join(tmpdir(), 'flock-bench-converge-devices-'));
+  const kvPrefix = `bench-converge-${randomBytes(4).toString('hex')}:`;
   const serverEnv = {
     DATABASE_URL: database.url,
     KV_URL: kvUrl,
-    FLOCK_KV_KEY_PREFIX: `bench-converge-${randomBytes(4).toString('hex')}:`,
+    FLOCK_KV_KEY_PREFIX: kvPrefix,
     MQTT_URL: mqttUrl,
     FLOCK_DATA_DIR: serverDir,
     FLOCK_RATE_LIMIT_REGISTER_PER_MINUTE: '0',
     FLOCK_RATE_LIMIT_REGISTER_PER_KEY_PER_MINUTE: '0',
     FLOCK_RATE_LIMIT_DEVICE_TOKEN_PER_MINUTE: '0',
+    // Telemetry plays no part in convergence; every agent still sends one sample at start.
+    FLOCK_TELEMETRY_INTERVAL_SECONDS: '3600',
   };
   const targets = [];
   const observer = new ConvergeObserver();
-  let simulator;
+  let fleet;
   const loadAtStart = loads();
   try {
     for (const target of ['api', 'ingester', 'scheduler'])
@@ -159,8 +169,10 @@ export async function runConvergeBench({ devices, runs, strategy, updateMs, log 
       `/v1/fleets/${fleetId}/provisioning-keys`,
       { name: 'simulator' },
     );
-    const createRelease = async (seed) =>
-      (
+    let releases = 0;
+    const createRelease = async () => {
+      const seed = (releases++).toString(16);
+      return (
         await call('POST', `/v1/fleets/${fleetId}/releases`, {
           compose: {
             services: {
@@ -170,7 +182,8 @@ export async function runConvergeBench({ devices, runs, strategy, updateMs, log 
           },
         })
       ).id;
-    const initial = await createRelease('0');
+    };
+    const initial = await createRelease();
     const seedBegan = performance.now();
     await seedDevices({
       databaseUrl: database.url,
@@ -188,108 +201,100 @@ export async function runConvergeBench({ devices, runs, strategy, updateMs, log 
     await call('PUT', `/v1/fleets/${fleetId}/default-release`, { release_id: initial });
 
     const startupBegan = performance.now();
-    simulator = spawn(
-      process.execPath,
-      [
-        ...simulatorNodeArgs,
-        flockdMain,
-        'simulate',
-        `--devices=${devices}`,
-        `--provisioning-key=${provisioningKey}`,
-        `--api-url=${api.url}`,
-        `--mqtt-url=${mqttUrl}`,
-        '--offline-rate=0',
-        '--failure-rate=0',
-        `--update-ms=${updateMs}`,
-        `--data-dir=${simulatorDir}`,
-        '--registration-concurrency=16',
-        '--json',
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, UV_THREADPOOL_SIZE: simulatorThreads },
-      },
-    );
-    const simulatorExit = once(simulator, 'exit');
+    fleet = startSimulatedFleet({
+      devices,
+      dir: simulatorDir,
+      apiUrl: api.url,
+      mqttUrl,
+      provisioningKey,
+      updateMs,
+    });
     await until(
       () => observer.runningCount(initial) === devices,
-      `${devices} devices connected and running the first release`,
-      1_800_000,
+      () => `${devices} devices running the first release (${observer.runningCount(initial)} now)`,
+      3_600_000,
       log,
     );
     const startupMs = round(performance.now() - startupBegan);
     log(`${devices} simulated devices connected and running the first release in ${startupMs} ms`);
+    const files = {
+      simulators: fleet.pids().map((pid) => openFiles(pid)),
+      mosquitto: pidsNamed('mosquitto').map((pid) => openFiles(pid)),
+    };
+    log(`open files: ${JSON.stringify(files)}`);
 
     const pids = () => ({
       scheduler: [scheduler.pid],
       ingester_and_desired_publisher: [ingester.pid],
       api: [api.pid],
-      simulator: [simulator.pid],
+      simulators: fleet.pids(),
       mosquitto: pidsNamed('mosquitto'),
       redis: pidsNamed('redis-server'),
       postgres_all_databases: pidsNamed('postgres'),
     });
-    const results = [];
-    for (let run = 0; run < runs; run += 1) {
-      const release = await createRelease(String.fromCharCode(97 + run));
-      const marks = observer.watchRelease(release);
-      const deployment = await call('POST', `/v1/fleets/${fleetId}/deployments`, {
-        name: `converge ${run + 1}`,
-        release_id: release,
-        strategy: strategy(run),
-      });
-      const cpuBefore = cpuSnapshot(pids);
-      const load = loads();
-      const began = performance.now();
-      const { rollout_id: rolloutId } = await call(
-        'POST',
-        `/v1/deployments/${deployment.id}/start`,
-      );
-      const intentAt = performance.now();
-      const watched = observer.rollout(rolloutId);
-      const ended = await until(
-        () => watched.events.find((event) => endings.has(event.type)),
-        `rollout ${run + 1} to end`,
-        1_800_000,
-        log,
-      );
-      const cpuAfter = cpuSnapshot(pids);
-      if (ended.type !== 'rollout.completed')
-        throw new Error(`rollout ${run + 1} ended ${ended.type}`);
-      const rollout = await call('GET', `/v1/rollouts/${rolloutId}`);
-      // The devices' own reports may trail the scheduler's count (update.result before state).
-      await until(
-        () => marks.reported.size === devices,
-        `every device's report of rollout ${run + 1}`,
-        60_000,
-        log,
-      ).catch(() => undefined);
-      const timeline = convergeTimeline({
-        began,
-        intentAt,
-        rollout,
-        marks,
-        watched,
-        devices,
-      });
-      const result = {
-        run: run + 1,
-        ...timeline,
-        counts: rollout.counts,
-        cpu: cpuBetween(cpuBefore, cpuAfter),
-        simulator_rss_mib: rssMiB(simulator.pid),
-        load_average_before: load,
+    const results = {};
+    for (const plan of plans) {
+      const runs = [];
+      for (let run = 0; run < plan.runs; run += 1) {
+        const name = `${plan.name} ${run + 1}`;
+        const release = await createRelease();
+        const marks = observer.watchRelease(release);
+        const deployment = await call('POST', `/v1/fleets/${fleetId}/deployments`, {
+          name,
+          release_id: release,
+          strategy: plan.strategy,
+        });
+        const cpuBefore = cpuSnapshot(pids);
+        const load = loads();
+        const began = performance.now();
+        const { rollout_id: rolloutId } = await call(
+          'POST',
+          `/v1/deployments/${deployment.id}/start`,
+        );
+        const intentAt = performance.now();
+        const watched = observer.rollout(rolloutId);
+        const ended = await until(
+          () => watched.events.find((event) => endings.has(event.type)),
+          () => `${name} to end (${watched.counted.size} counted)`,
+          3_600_000,
+          log,
+        );
+        const cpuAfter = cpuSnapshot(pids);
+        if (ended.type !== 'rollout.completed') throw new Error(`${name} ended ${ended.type}`);
+        const rollout = await call('GET', `/v1/rollouts/${rolloutId}`);
+        // A device's update.result may be counted before its state report went by.
+        await until(
+          () => marks.reported.size === devices,
+          () => `every device's report in ${name}`,
+          60_000,
+          log,
+        ).catch(() => undefined);
+        const timeline = convergeTimeline({ began, intentAt, rollout, marks, watched, devices });
+        runs.push({
+          run: run + 1,
+          ...timeline,
+          counts: rollout.counts,
+          cpu: cpuBetween(cpuBefore, cpuAfter),
+          simulators_rss_mib: fleet.pids().reduce((sum, pid) => sum + rssMiB(pid), 0),
+          load_average_before: load,
+        });
+        log(
+          `${name}: converged ${timeline.converged_ms} ms, completed ${timeline.completed_ms} ms; ${JSON.stringify(timeline.critical_path_ms)}`,
+        );
+      }
+      results[plan.name] = {
+        strategy: plan.strategy,
+        median: {
+          converged_ms: median(runs.map((r) => r.converged_ms)),
+          completed_ms: median(runs.map((r) => r.completed_ms)),
+        },
+        runs,
       };
-      log(
-        `run ${run + 1}: converged ${timeline.converged_ms} ms, completed ${timeline.completed_ms} ms; ${JSON.stringify(timeline.critical_path_ms)}`,
-      );
-      results.push(result);
     }
 
     const deviceIds = [...observer.running.keys()];
-    simulator.kill('SIGTERM');
-    await simulatorExit;
-    simulator = undefined;
+    await fleet.stop();
+    fleet = undefined;
     for (const target of targets.splice(0).reverse()) await target.stop();
     await clearRetained(deviceIds);
     const baseline = await brokerBaseline({
@@ -300,23 +305,23 @@ export async function runConvergeBench({ devices, runs, strategy, updateMs, log 
     log(`baseline: ${JSON.stringify(baseline)}`);
     return {
       devices,
+      simulator_processes: Math.ceil(devices / devicesPerSimulator),
+      update_ms: updateMs,
       registration: {
         how: 'seeded: devices rows and per-device credentials.json with a token signed by the installation key (bench/support/seed-devices.js); no device.registered audit events',
         seed_ms: seedMs,
         simulator_startup_ms: startupMs,
       },
-      runs: results,
-      median: {
-        converged_ms: median(results.map((r) => r.converged_ms)),
-        completed_ms: median(results.map((r) => r.completed_ms)),
-      },
+      open_files_after_startup: files,
+      results,
       baseline,
       load_average: { at_start: loadAtStart, at_end: loads() },
     };
   } finally {
-    simulator?.kill('SIGKILL');
+    fleet?.kill();
     for (const target of targets.reverse()) await target.stop();
     await observer.close();
+    await clearKv(kvPrefix);
     await database.drop();
     await rm(serverDir, { recursive: true, force: true });
     await rm(simulatorDir, { recursive: true, force: true });

@@ -123,3 +123,16 @@ export function rssMiB(pid) {
     return 0;
   }
 }
+
+/** Open file descriptors of one process and its limit on them (RLIMIT_NOFILE, soft). */
+export function openFiles(pid) {
+  try {
+    const limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+    return {
+      open: readdirSync(`/proc/${pid}/fd`).length,
+      limit: Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]),
+    };
+  } catch {
+    return { open: null, limit: null };
+  }
+}

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { root } from './flock-processes.js';
+import { deviceDir } from './simulated-fleet.js';
 
 const dist = (path) => import(pathToFileURL(join(root, 'packages/server/dist', path)).href);
 const tokenTtlSeconds = 7 * 24 * 3600;
@@ -60,7 +61,7 @@ export async function seedDevices({ databaseUrl, serverDir, simulatorDir, orgId,
       await Promise.all(
         devices.map(async (device) => {
           const issued = await deviceTokens.sign({ id: device.id, orgId, fleetId });
-          const dir = join(simulatorDir, String(device.index));
+          const dir = deviceDir(simulatorDir, device.index);
           await mkdir(dir, { recursive: true, mode: 0o700 });
           await writeFile(join(dir, 'device-uuid'), `${device.id}\n`, { mode: 0o600 });
           await writeFile(
