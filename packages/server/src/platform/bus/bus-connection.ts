@@ -29,12 +29,20 @@ export interface BusConnectionOptions {
   persistent?: boolean;
 }
 
-/** mqtt.js sends PUBACKs through this private method; see `#deferAck`. */
-interface PacketSender {
-  _sendPacket(packet: { cmd: 'puback'; messageId: number }, callback: () => void): void;
-}
-
 const ackDeferred = new Error('acknowledged once the handlers settle');
+/** What synchronous handlers' messages wait for: the acknowledgements of one tick go together. */
+const handledAtOnce = Promise.resolve();
+
+/** PUBACK packets (MQTT 3.1.1 §3.4), four bytes each, in one buffer. */
+function pubacks(messageIds: readonly number[]): Buffer {
+  const packets = Buffer.allocUnsafe(4 * messageIds.length);
+  for (let i = 0; i < messageIds.length; i += 1) {
+    packets[4 * i] = 0x40;
+    packets[4 * i + 1] = 2;
+    packets.writeUInt16BE(messageIds[i]!, 4 * i + 2);
+  }
+  return packets;
+}
 
 /**
  * One MQTT 3.1.1 connection and the local subscriptions whose messages it
@@ -49,6 +57,12 @@ export class BusConnection {
   readonly #log: Logger;
   #wireOps: Promise<void> = Promise.resolve();
   #lastError: string | undefined;
+  /**
+   * Messages of this connection's current stream waiting for their handlers,
+   * by what the handlers returned: a batching handler returns one promise for
+   * a whole batch, and its messages are acknowledged together.
+   */
+  #unacknowledged = new Map<Promise<void>, number[]>();
 
   constructor(options: BusConnectionOptions) {
     this.#topicPrefix = options.topicPrefix;
@@ -191,73 +205,88 @@ export class BusConnection {
       callback();
       return;
     }
-    this.#deferAck(handled, packet.messageId);
+    this.#whenSettled(handled ?? handledAtOnce).push(packet.messageId);
     // An error makes mqtt.js skip its own PUBACK and read on; it is not reported.
     callback(ackDeferred);
   }
 
-  #deferAck(handled: Promise<void>, messageId: number): void {
+  /**
+   * The message ids to acknowledge once `handled` settles. A handler that
+   * fails still lets its messages be acknowledged: MQTT 3.1.1 has no negative
+   * acknowledgement, and a withheld PUBACK only blocks a slot of the broker's
+   * in-flight window until the next reconnect, when a clean session drops
+   * the message all the same.
+   */
+  #whenSettled(handled: Promise<void>, filter?: string): number[] {
+    const waiting = this.#unacknowledged;
+    const known = waiting.get(handled);
+    if (known !== undefined) return known;
+    const ids: number[] = [];
+    waiting.set(handled, ids);
     const stream = this.client.stream;
-    void handled.then(() => {
+    const acknowledge = () => {
+      waiting.delete(handled);
       // A PUBACK for a message of an earlier connection would acknowledge
       // whatever the broker now numbers alike; the broker resends or drops
       // the old one according to the session.
-      if (!this.client.connected || this.client.stream !== stream) return;
-      try {
-        (this.client as unknown as PacketSender)._sendPacket(
-          { cmd: 'puback', messageId },
-          () => undefined,
-        );
-      } catch (error) {
-        this.#log.warn({ err: error, messageId }, 'cannot acknowledge a message');
-      }
+      if (ids.length === 0 || !this.client.connected || this.client.stream !== stream) return;
+      // Written as bytes rather than through mqtt.js, whose packet writer
+      // costs more per PUBACK than the rest of the acknowledgement; one write
+      // per settled batch.
+      stream.write(pubacks(ids));
+    };
+    handled.then(acknowledge, (error: unknown) => {
+      this.#log.error({ err: error, filter }, 'a message handler failed');
+      acknowledge();
     });
+    return ids;
   }
 
   /**
-   * Runs every matching handler; never rejects. Not async, and handlers get
-   * the message but nothing here keeps it: under load thousands of messages
-   * wait for batched writes, and each retained payload would pin the whole
-   * socket chunk it was sliced from.
+   * Runs every matching handler and returns what there is to wait for, if
+   * anything; never throws. Handlers get the message but nothing here keeps
+   * it: under load thousands of messages wait for batched writes, and each
+   * retained payload would pin the whole socket chunk it was sliced from.
    */
-  #dispatch(packet: IPublishPacket): Promise<void> {
-    if (!packet.topic.startsWith(this.#topicPrefix)) return Promise.resolve();
+  #dispatch(packet: IPublishPacket): Promise<void> | undefined {
+    if (!packet.topic.startsWith(this.#topicPrefix)) return undefined;
     const message: BusMessage = {
       topic: packet.topic.slice(this.#topicPrefix.length),
       payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
       retain: packet.retain,
     };
-    const running: Promise<void>[] = [];
+    let running: Promise<void>[] | undefined;
     for (const subscription of this.#subscriptions) {
-      if (matchesTopicFilter(subscription.filter, message.topic))
-        running.push(this.#run(subscription, message));
+      if (!matchesTopicFilter(subscription.filter, message.topic)) continue;
+      const outcome = this.#run(subscription, message);
+      if (outcome === undefined) continue;
+      // Watched on its own so that a failure is logged once, with its subscription.
+      this.#whenSettled(outcome, subscription.filter);
+      (running ??= []).push(outcome);
     }
-    if (running.length === 1) return running[0]!;
-    return Promise.all(running).then(() => undefined);
+    if (running === undefined || running.length === 1) return running?.[0];
+    return Promise.allSettled(running).then(() => undefined);
   }
 
-  // A failed handler still lets the message be acknowledged: MQTT 3.1.1 has
-  // no negative acknowledgement, and a withheld PUBACK only blocks a slot of
-  // the broker's in-flight window until the next reconnect, when a clean
-  // session drops the message all the same.
-  #run(subscription: LocalSubscription, message: BusMessage): Promise<void> {
-    const { topic } = message;
-    const { filter } = subscription;
-    const failed = (error: unknown) => {
-      this.#log.error({ err: error, topic, filter }, 'a message handler failed');
-    };
+  #run(subscription: LocalSubscription, message: BusMessage): Promise<void> | undefined {
     try {
       const outcome = subscription.handler(message);
-      return outcome instanceof Promise ? outcome.then(undefined, failed) : Promise.resolve();
+      return outcome instanceof Promise ? outcome : undefined;
     } catch (error) {
-      failed(error);
-      return Promise.resolve();
+      const { topic } = message;
+      this.#log.error(
+        { err: error, topic, filter: subscription.filter },
+        'a message handler failed',
+      );
+      return undefined;
     }
   }
 
   #watch(): void {
     let wasConnected = false;
     this.client.on('connect', () => {
+      // A handler's promise may outlive its stream; messages of the new one wait apart.
+      this.#unacknowledged = new Map();
       if (wasConnected) this.#log.info('MQTT connection restored');
       wasConnected = true;
       this.#lastError = undefined;

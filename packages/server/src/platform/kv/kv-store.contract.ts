@@ -215,6 +215,30 @@ export function kvStoreContract(name: string, open: OpenTestKvStore): void {
         expect(await kv.hgetall('v')).toEqual({ s: 'tie', at: '20' });
       });
 
+      it('applies a batch of hashes written alike, each by its own version', async () => {
+        const at = (value: number) => ({ field: 'at', value });
+        const alike = (key: string, state: string, version: number) => ({
+          key,
+          fields: { state, seen: `${key}-${version}` },
+          version: at(version),
+          ttlMs: 60_000,
+        });
+        await kv.hsetMany([alike('u1', 'new', 20)]);
+        expect(
+          await kv.hsetMany([
+            alike('u1', 'old', 10),
+            alike('u2', 'first', 10),
+            alike('u3', 'x', 5),
+          ]),
+        ).toEqual([false, true, true]);
+        expect(await kv.hgetallMany(['u1', 'u2', 'u3'])).toEqual([
+          { state: 'new', seen: 'u1-20', at: '20' },
+          { state: 'first', seen: 'u2-10', at: '10' },
+          { state: 'x', seen: 'u3-5', at: '5' },
+        ]);
+        expect(await kv.ttl('u2')).toBeGreaterThan(50_000);
+      });
+
       it('stores byte values as they are and reads them back as text', async () => {
         await kv.hsetMany([{ key: 'bytes', fields: { json: Buffer.from('{"ü":1}'), text: 'x' } }]);
         expect(await kv.hgetall('bytes')).toEqual({ json: '{"ü":1}', text: 'x' });

@@ -24,6 +24,27 @@ function scoresAndMembers(entries: ScoredMember[]): string[] {
 
 type Replies = [error: Error | null, result: unknown][] | null;
 
+/**
+ * The field names every write sets, when the writes differ only in keys and
+ * values (same TTL, version field and fields, in the same order); otherwise
+ * undefined.
+ */
+function uniformNames(writes: readonly HashWrite[]): string[] | undefined {
+  const [first] = writes;
+  if (first === undefined) return undefined;
+  const names = Object.keys(first.fields);
+  for (const { fields, ttlMs, version } of writes) {
+    if (ttlMs !== first.ttlMs || version?.field !== first.version?.field) return undefined;
+    let index = 0;
+    for (const name in fields) {
+      if (names[index] !== name) return undefined;
+      index += 1;
+    }
+    if (index !== names.length) return undefined;
+  }
+  return names;
+}
+
 const scanBatch = 500;
 
 /** Where the store connects, for messages: the URL's password must never reach a log. */
@@ -197,8 +218,19 @@ export class RedisKvStore implements KvStore {
         Object.keys(write.fields).length > 0,
     );
     if (effective.length === 0) return writes.map(() => true);
+    // One script call is atomic like the MULTI it replaces: readers see each hash with its expiry.
+    const names = uniformNames(effective);
+    const flags = await (names === undefined
+      ? this.hsetEach(effective)
+      : this.hsetUniform(effective, names));
+    if (effective.length === writes.length) return flags.map((flag) => flag === 1);
+    const written = new Map(effective.map((write, index) => [write, flags[index] === 1]));
+    return writes.map((write) => written.get(write) ?? true);
+  }
+
+  private hsetEach(writes: HashWrite[]): Promise<number[]> {
     const args: (string | Buffer)[] = [];
-    for (const { fields, ttlMs, version } of effective) {
+    for (const { fields, ttlMs, version } of writes) {
       const pairs = Object.entries(fields);
       args.push(
         ttlMs === undefined ? '' : String(ttlMs),
@@ -208,14 +240,22 @@ export class RedisKvStore implements KvStore {
       );
       for (const [field, value] of pairs) args.push(field, value);
     }
-    // One script call is atomic like the MULTI it replaces: readers see each hash with its expiry.
-    const flags = await this.redis.flockHsetMany(
-      effective.length,
-      ...effective.map((write) => write.key),
-      ...args,
-    );
-    const written = new Map(effective.map((write, index) => [write, flags[index] === 1]));
-    return writes.map((write) => written.get(write) ?? true);
+    return this.redis.flockHsetMany(writes.length, ...writes.map((write) => write.key), ...args);
+  }
+
+  private hsetUniform(writes: HashWrite[], names: string[]): Promise<number[]> {
+    const [{ ttlMs, version }] = writes as [HashWrite];
+    const args: (string | Buffer)[] = [
+      ttlMs === undefined ? '' : String(ttlMs),
+      version?.field ?? '',
+      String(names.length),
+      ...names,
+    ];
+    for (const write of writes) {
+      if (write.version !== undefined) args.push(String(write.version.value));
+      for (const name of names) args.push(write.fields[name]!);
+    }
+    return this.redis.flockHsetUniform(writes.length, ...writes.map((write) => write.key), ...args);
   }
 
   async sadd(key: string, members: string[]): Promise<number> {

@@ -84,6 +84,53 @@ end
 if failure then return redis.error_reply(failure) end
 return written`;
 
+// hsetManyLua for writes alike in all but their values, as the ingester's
+// heartbeats are: the TTL, version field and field names go once, so each
+// hash costs its key, version and values, and the client encodes a third of
+// the arguments. ARGV: TTL ('' for none), version field ('' for none), field
+// count, field names; then per hash its version (when versioned) and values.
+const hsetUniformLua = `
+local ttl, vfield, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local versioned = vfield ~= ''
+local failure
+local written = {}
+local a = 4 + n
+local pairs = {}
+for i = 1, #KEYS do
+  local vvalue
+  if versioned then
+    vvalue = ARGV[a]
+    a = a + 1
+  end
+  local ok = true
+  if versioned then
+    local current = redis.pcall('HGET', KEYS[i], vfield)
+    if type(current) == 'table' and current.err then
+      failure = failure or current.err
+      ok = false
+    elseif current and tonumber(current) and tonumber(current) > tonumber(vvalue) then
+      ok = false
+    end
+  end
+  if ok and n > 0 then
+    for f = 1, n do
+      pairs[2 * f - 1] = ARGV[3 + f]
+      pairs[2 * f] = ARGV[a + f - 1]
+    end
+    local reply = redis.pcall('HSET', KEYS[i], unpack(pairs, 1, 2 * n))
+    if type(reply) == 'table' and reply.err then
+      failure = failure or reply.err
+      ok = false
+    end
+  end
+  a = a + n
+  if ok and versioned then redis.call('HSET', KEYS[i], vfield, vvalue) end
+  if ok and ttl ~= '' then redis.call('PEXPIRE', KEYS[i], ttl) end
+  written[i] = ok and 1 or 0
+end
+if failure then return redis.error_reply(failure) end
+return written`;
+
 /** The commands defineCommand adds at run time, which ioredis's types cannot know. */
 export interface ScriptCommands {
   flockCompareAndSet(key: string, expected: string, value: string, ttlMs: number): Promise<number>;
@@ -91,6 +138,7 @@ export interface ScriptCommands {
   flockZaddMany(key: string, ...scoresAndMembers: string[]): Promise<number[]>;
   flockZremIfAtMost(key: string, ...scoresAndMembers: string[]): Promise<number[]>;
   flockHsetMany(keyCount: number, ...keysThenArgs: (string | Buffer)[]): Promise<number[]>;
+  flockHsetUniform(keyCount: number, ...keysThenArgs: (string | Buffer)[]): Promise<number[]>;
 }
 
 /** Registers the scripts as commands; ioredis sends EVALSHA and loads a script on its first miss. */
@@ -100,4 +148,5 @@ export function defineScripts(redis: Redis): void {
   redis.defineCommand('flockZaddMany', { lua: zaddManyLua, numberOfKeys: 1 });
   redis.defineCommand('flockZremIfAtMost', { lua: zremIfAtMostLua, numberOfKeys: 1 });
   redis.defineCommand('flockHsetMany', { lua: hsetManyLua });
+  redis.defineCommand('flockHsetUniform', { lua: hsetUniformLua });
 }

@@ -26,6 +26,32 @@ describe('MicroBatcher', () => {
     expect(sink.batches).toEqual([[1, 2, 3], [4]]);
   });
 
+  it('gives items added in a row one promise, settled once every one of them is written', async () => {
+    const gates: (() => void)[] = [];
+    const sink = recording(() => new Promise<void>((resolve) => gates.push(resolve)));
+    const batcher = new MicroBatcher({
+      write: sink.write,
+      maxWeight: 3,
+      maxDelayMs: 1,
+      concurrency: 2,
+    });
+    const first = batcher.add(1, 2);
+    let settled = false;
+    void first.then(() => (settled = true));
+    // Heavier than a batch together: written as two, the second once the delay passed.
+    expect(batcher.add(2, 2)).toBe(first);
+    const later = batcher.add(3, 1);
+    expect(later).not.toBe(first);
+    await waitFor(() => gates.length === 2);
+    gates[0]!();
+    await waitFor(() => sink.batches.length === 1);
+    expect(settled).toBe(false);
+    gates[1]!();
+    await first;
+    expect(sink.batches).toEqual([[1], [2, 3]]);
+    await later;
+  });
+
   it('writes a partial batch once its first item waited the delay', async () => {
     const sink = recording();
     const batcher = new MicroBatcher({ write: sink.write, maxWeight: 100, maxDelayMs: 5 });

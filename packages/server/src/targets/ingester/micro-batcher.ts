@@ -25,10 +25,36 @@ export interface MicroBatcherOptions<T> {
   backoffMs?: (attempt: number) => number;
 }
 
+/**
+ * Items added one after another, up to a batch's weight, share one promise:
+ * a message handler returns it, and the bus acknowledges every message that
+ * returned the same promise in one go, so a batch costs a promise, not one
+ * per message. It resolves once each of its items is written or dropped.
+ */
+interface Generation {
+  readonly written: Promise<void>;
+  readonly resolve: () => void;
+  weight: number;
+  unwritten: number;
+}
+
 interface Entry<T> {
   item: T;
   weight: number;
-  resolve: () => void;
+  generation: Generation;
+}
+
+function generation(): Generation {
+  let resolve: () => void = () => undefined;
+  const written = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { written, resolve, weight: 0, unwritten: 0 };
+}
+
+function settle(entry: Entry<unknown>): void {
+  entry.generation.unwritten -= 1;
+  if (entry.generation.unwritten === 0) entry.generation.resolve();
 }
 
 const defaultBackoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000);
@@ -36,7 +62,7 @@ const defaultBackoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000);
 /**
  * Gathers items for a few milliseconds and writes them in one go, which is
  * what makes tens of thousands of small writes a second affordable. `add`
- * resolves once the batch holding the item is written (or the item was
+ * resolves once the item, and those added in a row with it, are written (or
  * dropped), so a message is acknowledged only after its effect is stored; a
  * write that fails is retried, never given up on while the process runs.
  */
@@ -44,6 +70,8 @@ export class MicroBatcher<T> {
   readonly #options: MicroBatcherOptions<T>;
   #waiting: Entry<T>[] = [];
   #waitingWeight = 0;
+  /** The generation new items join; closed once full or once a batch is taken. */
+  #open: Generation | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = 0;
   #abandoned = false;
@@ -65,12 +93,14 @@ export class MicroBatcher<T> {
       onDrop?.(item, 'overflow');
       return Promise.resolve();
     }
-    const written = new Promise<void>((resolve) => {
-      this.#waiting.push({ item, weight, resolve });
-    });
+    const joined = (this.#open ??= generation());
+    joined.weight += weight;
+    joined.unwritten += 1;
+    if (joined.weight >= this.#options.maxWeight) this.#open = undefined;
+    this.#waiting.push({ item, weight, generation: joined });
     this.#waitingWeight += weight;
     this.#schedule();
-    return written;
+    return joined.written;
   }
 
   /** Writes whatever waits now and resolves once nothing is waiting or being written. */
@@ -91,6 +121,7 @@ export class MicroBatcher<T> {
     this.#abandoned = true;
     clearTimeout(this.#timer);
     this.#waiting = [];
+    this.#open = undefined;
     for (const wake of this.#idle) wake();
     this.#idle.clear();
   }
@@ -135,6 +166,8 @@ export class MicroBatcher<T> {
     }
     const batch = this.#waiting.splice(0, count);
     this.#waitingWeight -= weight;
+    // Items added from now on must not wait for this batch's write to be acknowledged.
+    this.#open = undefined;
     if (this.#waiting.length === 0) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -147,7 +180,7 @@ export class MicroBatcher<T> {
     for (let attempt = 0; !this.#abandoned; attempt += 1) {
       try {
         await write(batch.map((entry) => entry.item));
-        for (const entry of batch) entry.resolve();
+        for (const entry of batch) settle(entry);
         return;
       } catch (error) {
         if (this.#abandoned) return;
@@ -156,7 +189,7 @@ export class MicroBatcher<T> {
         if (storeIsUp && attempt >= 1) {
           if (batch.length === 1) {
             onDrop?.(batch[0]!.item, 'write_failed', error);
-            batch[0]!.resolve();
+            settle(batch[0]!);
             return;
           }
           const half = Math.ceil(batch.length / 2);
