@@ -192,6 +192,7 @@ export async function startAgent(
     url: config.mqttUrl,
     deviceId: identity.deviceId,
     token: () => identity.token,
+    topicPrefix: () => identity.topicPrefix,
     tls,
     log: agentLog,
     ...(deps.retry === undefined ? {} : { reconnect: deps.retry }),

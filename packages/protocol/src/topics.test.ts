@@ -16,6 +16,11 @@ describe('device topics', () => {
     expect(allDevices('telemetry')).toBe('devices/+/telemetry');
   });
 
+  it('puts an installation prefix before a device topic', () => {
+    expect(deviceTopic('d1', 'desired', 'site-a/')).toBe('site-a/devices/d1/desired');
+    expect(deviceTopic('d1', 'desired', '')).toBe(deviceTopic('d1', 'desired'));
+  });
+
   it('refuses topics outside the device namespace', () => {
     for (const topic of [
       'devices/d1',

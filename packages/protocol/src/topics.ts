@@ -14,8 +14,13 @@ export type DeviceDownlink = (typeof deviceDownlinks)[number];
 
 export type DeviceChannel = DeviceUplink | DeviceDownlink;
 
-export const deviceTopic = (deviceId: string, channel: DeviceChannel): string =>
-  `devices/${deviceId}/${channel}`;
+/**
+ * `devices/{id}/{channel}`. Backend code leaves `topicPrefix` out (its bus
+ * adds the installation prefix to every topic); a device, which talks to the
+ * broker directly, passes the prefix the server gave it at registration.
+ */
+export const deviceTopic = (deviceId: string, channel: DeviceChannel, topicPrefix = ''): string =>
+  `${topicPrefix}devices/${deviceId}/${channel}`;
 
 /** The filter matching one uplink of every device, for backend subscribers. */
 export const allDevices = (channel: DeviceUplink): string => `devices/+/${channel}`;

@@ -10,6 +10,9 @@ const log = pino({ level: 'silent' });
 /** Just enough of an mqtt.js client: refuses or accepts the connection it is given. */
 class FakeClient extends EventEmitter {
   published: Array<{ topic: string; qos: number }> = [];
+  subscribed: string[] = [];
+  /** SUBACK 0x80 for every filter, as a broker answers topics outside the device's ACL. */
+  refuseSubscriptions = false;
   constructor(readonly options: IClientOptions) {
     super();
   }
@@ -21,7 +24,8 @@ class FakeClient extends EventEmitter {
     this.emit('connect');
   }
   async subscribeAsync(topics: string[]) {
-    return topics.map((topic) => ({ topic, qos: 1 }));
+    this.subscribed.push(...topics);
+    return topics.map((topic) => ({ topic, qos: this.refuseSubscriptions ? 128 : 1 }));
   }
   publish(
     topic: string,
@@ -41,7 +45,7 @@ describe('MqttSession', () => {
   const controllers: AbortController[] = [];
   afterEach(() => controllers.forEach((c) => c.abort()));
 
-  function start(token: () => string) {
+  function start(token: () => string, topicPrefix: () => string = () => '') {
     const clients: FakeClient[] = [];
     const events: string[] = [];
     const received: string[] = [];
@@ -49,6 +53,7 @@ describe('MqttSession', () => {
       url: 'mqtt://broker',
       deviceId: 'dev-1',
       token,
+      topicPrefix,
       tls: { rejectUnauthorized: true },
       log,
       // Long enough that only an explicit wake-up reconnects within the test.
@@ -112,6 +117,49 @@ describe('MqttSession', () => {
     clients[0]!.emit('message', 'devices/dev-2/desired', Buffer.from('x'));
     clients[0]!.emit('message', 'devices/dev-1/commands', Buffer.from('c'));
     expect(received).toEqual(['desired:d', 'commands:c']);
+  });
+
+  it('puts the topic prefix before every topic, and reconnects at once when a renewal moves it', async () => {
+    let prefix = 'site-a/';
+    const { session, clients, received } = start(
+      () => 't',
+      () => prefix,
+    );
+    await waitFor(() => clients.length === 1);
+    clients[0]!.accept();
+    await waitFor(() => session.connected);
+    expect(clients[0]!.subscribed).toEqual([
+      'site-a/devices/dev-1/desired',
+      'site-a/devices/dev-1/commands',
+    ]);
+    await session.publish('state', '{}', 1);
+    expect(clients[0]!.published).toEqual([{ topic: 'site-a/devices/dev-1/state', qos: 1 }]);
+    clients[0]!.emit('message', 'devices/dev-1/desired', Buffer.from('bare'));
+    clients[0]!.emit('message', 'site-a/devices/dev-1/desired', Buffer.from('d'));
+    expect(received).toEqual(['desired:d']);
+
+    session.tokenChanged();
+    expect(clients).toHaveLength(1);
+    prefix = 'site-b/';
+    session.tokenChanged();
+    await waitFor(() => clients.length === 2, { what: 'a reconnect under the new prefix' });
+    clients[1]!.accept();
+    await waitFor(() => session.connected);
+    expect(clients[1]!.subscribed).toEqual([
+      'site-b/devices/dev-1/desired',
+      'site-b/devices/dev-1/commands',
+    ]);
+    await session.publish('state', '{}', 1);
+    expect(clients[1]!.published).toEqual([{ topic: 'site-b/devices/dev-1/state', qos: 1 }]);
+  });
+
+  it('asks for new credentials when the broker refuses its topics, as after a prefix change', async () => {
+    const { session, clients, events } = start(() => 't');
+    await waitFor(() => clients.length === 1);
+    clients[0]!.refuseSubscriptions = true;
+    clients[0]!.accept();
+    await waitFor(() => events.includes('refused'), { what: 'a renewal request' });
+    expect(session.connected).toBe(false);
   });
 
   it('refuses to publish while disconnected', async () => {

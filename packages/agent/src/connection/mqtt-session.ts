@@ -1,4 +1,9 @@
-import { deviceTopic, type DeviceDownlink, type DeviceUplink } from '@flock/protocol';
+import {
+  deviceDownlinks,
+  deviceTopic,
+  type DeviceDownlink,
+  type DeviceUplink,
+} from '@flock/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../support/backoff.js';
@@ -12,6 +17,11 @@ export interface MqttSessionOptions {
   deviceId: string;
   /** Read at every connection attempt, so a reconnect uses the freshest token. */
   token: () => string;
+  /**
+   * The installation's topic prefix, read at every connection attempt like
+   * the token; the session's topics keep the prefix they connected with.
+   */
+  topicPrefix: () => string;
   tls: { ca?: string | undefined; rejectUnauthorized: boolean };
   log: Logger;
   reconnect?: { initialMs: number; maxMs: number };
@@ -20,7 +30,10 @@ export interface MqttSessionOptions {
   onMessage: (channel: DeviceDownlink, payload: Buffer) => void;
   onConnected?: () => void;
   onDisconnected?: () => void;
-  /** The broker refused the credentials: the token may have expired offline. */
+  /**
+   * The broker refused the credentials or the device's own topics: the token
+   * may have expired offline, or the installation's topic prefix moved.
+   */
   onAuthRefused?: () => void;
   createClient?: ClientFactory;
 }
@@ -38,6 +51,8 @@ export class MqttSession {
   readonly #retryNow = new Wakeup();
   #client: MqttClient | undefined;
   #connected = false;
+  /** The prefix of the current client's topics. */
+  #topicPrefix = '';
   /** Rejecters of publishes waiting for their PUBACK on the current client. */
   readonly #waiting = new Set<(error: Error) => void>();
 
@@ -49,8 +64,19 @@ export class MqttSession {
     return this.#connected;
   }
 
-  /** A new token arrived: if the session is waiting to retry, retry now. */
+  /**
+   * New credentials arrived: if the session is waiting to retry, retry now;
+   * if they moved the topic prefix, reconnect at once under the new one.
+   */
   tokenChanged(): void {
+    const client = this.#client;
+    const topicPrefix = this.#options.topicPrefix();
+    if (client !== undefined && topicPrefix !== this.#topicPrefix) {
+      this.#options.log.info({ topicPrefix }, 'the topic prefix changed; reconnecting');
+      this.#retryNow.wake();
+      client.end(true);
+      return;
+    }
     if (!this.#connected) this.#retryNow.wake();
   }
 
@@ -61,7 +87,8 @@ export class MqttSession {
     }
     return new Promise<void>((resolve, reject) => {
       this.#waiting.add(reject);
-      client.publish(deviceTopic(this.#options.deviceId, channel), payload, { qos }, (error) => {
+      const topic = deviceTopic(this.#options.deviceId, channel, this.#topicPrefix);
+      client.publish(topic, payload, { qos }, (error) => {
         this.#waiting.delete(reject);
         if (error) reject(error);
         else resolve();
@@ -89,6 +116,7 @@ export class MqttSession {
   async #connectOnce(signal: AbortSignal): Promise<{ connected: boolean; error?: string }> {
     const { deviceId, log } = this.#options;
     const create = this.#options.createClient ?? ((url, options) => mqtt.connect(url, options));
+    this.#topicPrefix = this.#options.topicPrefix();
     const client = create(this.#options.url, {
       clientId: deviceId,
       username: deviceId,
@@ -151,11 +179,16 @@ export class MqttSession {
 
   async #subscribe(client: MqttClient): Promise<void> {
     const { deviceId, log } = this.#options;
-    const topics = [deviceTopic(deviceId, 'desired'), deviceTopic(deviceId, 'commands')];
+    const topics = [
+      deviceTopic(deviceId, 'desired', this.#topicPrefix),
+      deviceTopic(deviceId, 'commands', this.#topicPrefix),
+    ];
     const granted = await client.subscribeAsync(topics, { qos: 1 });
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
-    if (refused.length > 0)
+    if (refused.length > 0) {
+      this.#options.onAuthRefused?.();
       throw new Error(`the broker refused subscriptions to ${refused.join(', ')}`);
+    }
     if (this.#client !== client) return;
     this.#connected = true;
     log.info({ url: this.#options.url }, 'connected to the MQTT broker');
@@ -163,9 +196,9 @@ export class MqttSession {
   }
 
   #receive(topic: string, payload: Buffer): void {
-    const prefix = `devices/${this.#options.deviceId}/`;
-    if (!topic.startsWith(prefix)) return;
-    const channel = topic.slice(prefix.length);
-    if (channel === 'desired' || channel === 'commands') this.#options.onMessage(channel, payload);
+    const { deviceId, onMessage } = this.#options;
+    for (const channel of deviceDownlinks) {
+      if (topic === deviceTopic(deviceId, channel, this.#topicPrefix)) onMessage(channel, payload);
+    }
   }
 }

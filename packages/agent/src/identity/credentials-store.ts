@@ -12,6 +12,8 @@ export interface Credentials {
   token_expires_at: string;
   org_id?: string;
   fleet_id?: string;
+  /** The installation's MQTT topic prefix; absent (stored by an older agent or server): ''. */
+  topic_prefix?: string;
 }
 
 /**
@@ -55,7 +57,7 @@ export class CredentialsStore {
     if (!isCredentials(value)) {
       throw new AgentError(
         'credentials_unreadable',
-        `${this.#credentialsPath} lacks device_id, device_secret, token or token_expires_at`,
+        `${this.#credentialsPath} lacks device_id, device_secret, token or token_expires_at, or has a topic_prefix that is not a string`,
       );
     }
     return value;
@@ -71,7 +73,10 @@ export class CredentialsStore {
 function isCredentials(value: unknown): value is Credentials {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
-  return ['device_id', 'device_secret', 'token', 'token_expires_at'].every(
-    (key) => typeof record[key] === 'string' && record[key] !== '',
+  return (
+    ['device_id', 'device_secret', 'token', 'token_expires_at'].every(
+      (key) => typeof record[key] === 'string' && record[key] !== '',
+    ) &&
+    (record.topic_prefix === undefined || typeof record.topic_prefix === 'string')
   );
 }

@@ -60,7 +60,18 @@ describe('DeviceIdentity', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function fakeApi(options: { failRegistrations?: number; tokenLifetimeSeconds?: number } = {}) {
+  function fakeApi(
+    options: {
+      failRegistrations?: number;
+      tokenLifetimeSeconds?: number;
+      /** What the server says; undefined: an older server that says nothing. */
+      topicPrefix?: () => string | undefined;
+    } = {},
+  ) {
+    const topicPrefix = () => {
+      const prefix = options.topicPrefix?.();
+      return prefix === undefined ? {} : { topic_prefix: prefix };
+    };
     const registrations: RegisterDeviceRequest[] = [];
     let failures = options.failRegistrations ?? 0;
     let issued = 0;
@@ -79,13 +90,18 @@ describe('DeviceIdentity', () => {
           token: fresh(),
           token_expires_at: new Date(Date.now() + lifetime * 1000).toISOString(),
           device_secret: 'secret-1',
+          ...topicPrefix(),
         };
       },
       async token(body) {
         if (api.deleted || body.device_secret !== 'secret-1')
           throw new ApiError(401, 'unknown device');
         api.tokens += 1;
-        return { token: fresh(), expires_at: new Date(Date.now() + lifetime * 1000).toISOString() };
+        return {
+          token: fresh(),
+          expires_at: new Date(Date.now() + lifetime * 1000).toISOString(),
+          ...topicPrefix(),
+        };
       },
     };
     return { api, registrations };
@@ -175,6 +191,65 @@ describe('DeviceIdentity', () => {
       token: string;
     };
     expect(stored.token).toBe(identity.token);
+  });
+
+  it('keeps the topic prefix the server gives, and takes a new one at a renewal', async () => {
+    let prefix = 'site-a/';
+    const { api } = fakeApi({ tokenLifetimeSeconds: 3600, topicPrefix: () => prefix });
+    const identity = await DeviceIdentity.establish(
+      details,
+      options(api),
+      new AbortController().signal,
+    );
+    expect(identity.topicPrefix).toBe('site-a/');
+    const credentials = join(dir, 'credentials.json');
+    expect(JSON.parse(await readFile(credentials, 'utf8'))).toMatchObject({
+      topic_prefix: 'site-a/',
+    });
+
+    prefix = 'site-b/';
+    const prefixes: string[] = [];
+    identity.onToken(() => prefixes.push(identity.topicPrefix));
+    identity.renewSoon();
+    const controller = new AbortController();
+    controllers.push(controller);
+    const running = identity.run(controller.signal);
+    await waitFor(() => prefixes.length === 1, { what: 'a renewal' });
+    controller.abort();
+    await running;
+    expect(prefixes).toEqual(['site-b/']);
+    expect(JSON.parse(await readFile(credentials, 'utf8'))).toMatchObject({
+      topic_prefix: 'site-b/',
+    });
+  });
+
+  it('reads credentials stored without a topic prefix as no prefix, and keeps a stored one when an older server renews', async () => {
+    const { api } = fakeApi({ tokenLifetimeSeconds: 3600 });
+    const store = new CredentialsStore(dir);
+    const stored = {
+      device_id: 'dev-1',
+      device_secret: 'secret-1',
+      token: jwt(Math.floor(Date.now() / 1000), 3600),
+      token_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    await store.write(stored);
+    const signal = new AbortController().signal;
+    const legacy = await DeviceIdentity.establish(details, options(api), signal);
+    expect(legacy.deviceId).toBe('dev-1');
+    expect(legacy.topicPrefix).toBe('');
+
+    await store.write({ ...stored, topic_prefix: 'site-a/' });
+    const identity = await DeviceIdentity.establish(details, options(api), signal);
+    const renewed = new Promise<void>((resolve) => identity.onToken(() => resolve()));
+    identity.renewSoon();
+    const controller = new AbortController();
+    controllers.push(controller);
+    const running = identity.run(controller.signal);
+    await renewed;
+    controller.abort();
+    await running;
+    expect(api.tokens).toBe(1);
+    expect(identity.topicPrefix).toBe('site-a/');
   });
 
   it('stops with device_deleted when the server no longer knows the device', async () => {

@@ -91,6 +91,7 @@ export class DeviceIdentity {
           token_expires_at: answer.token_expires_at,
           org_id: answer.org_id,
           fleet_id: answer.fleet_id,
+          topic_prefix: answer.topic_prefix ?? '',
         };
         await store.write(credentials);
         log.info({ deviceId: answer.device_id, fleetId: answer.fleet_id }, 'device registered');
@@ -117,6 +118,11 @@ export class DeviceIdentity {
 
   get token(): string {
     return this.#credentials.token;
+  }
+
+  /** Goes before every MQTT topic of the device; may change at a token renewal. */
+  get topicPrefix(): string {
+    return this.#credentials.topic_prefix ?? '';
   }
 
   onToken(listener: TokenListener): () => void {
@@ -151,6 +157,8 @@ export class DeviceIdentity {
           ...this.#credentials,
           token: answer.token,
           token_expires_at: answer.expires_at,
+          // An older server says nothing: keep what registration gave.
+          ...(answer.topic_prefix === undefined ? {} : { topic_prefix: answer.topic_prefix }),
         };
         this.#renewAt = this.#renewalTime(answer.token, answer.expires_at);
         backoff.reset();

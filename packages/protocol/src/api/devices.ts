@@ -4,6 +4,12 @@ import { ResourceName, Timestamp, Uuid } from './scalars.js';
 
 const Secret = Type.String({ minLength: 1, maxLength: 256 });
 
+/**
+ * The installation's MQTT topic prefix (FLOCK_MQTT_TOPIC_PREFIX): the device
+ * puts it before every `devices/{id}/...` topic. Absent (older servers): ''.
+ */
+export const TopicPrefix = Type.String({ pattern: '^[^#+\\s]*$' });
+
 export const RegisterDeviceRequest = Type.Object(
   {
     provisioning_key: Secret,
@@ -29,6 +35,7 @@ export const RegisterDeviceResponse = Type.Object({
   token_expires_at: Timestamp,
   /** Exchanged for new tokens at POST /v1/devices/token; shown once. */
   device_secret: Type.String(),
+  topic_prefix: Type.Optional(TopicPrefix),
 });
 export type RegisterDeviceResponse = Static<typeof RegisterDeviceResponse>;
 
@@ -38,5 +45,10 @@ export const DeviceTokenRequest = Type.Object(
 );
 export type DeviceTokenRequest = Static<typeof DeviceTokenRequest>;
 
-export const DeviceTokenResponse = Type.Object({ token: Type.String(), expires_at: Timestamp });
+export const DeviceTokenResponse = Type.Object({
+  token: Type.String(),
+  expires_at: Timestamp,
+  /** Sent again with every token, so a changed prefix reaches devices at their next renewal. */
+  topic_prefix: Type.Optional(TopicPrefix),
+});
 export type DeviceTokenResponse = Static<typeof DeviceTokenResponse>;

@@ -78,6 +78,7 @@ export const deviceRegistrationRoutes: RouteGroup = (app, services) => {
         token: issued.token,
         token_expires_at: issued.expiresAt.toISOString(),
         device_secret: registration.deviceSecret,
+        topic_prefix: config.mqttTopicPrefix,
       });
     },
   );
@@ -105,7 +106,11 @@ export const deviceRegistrationRoutes: RouteGroup = (app, services) => {
         orgId: device.org_id,
         fleetId: device.fleet_id,
       });
-      return { token: issued.token, expires_at: issued.expiresAt.toISOString() };
+      return {
+        token: issued.token,
+        expires_at: issued.expiresAt.toISOString(),
+        topic_prefix: config.mqttTopicPrefix,
+      };
     },
   );
 
