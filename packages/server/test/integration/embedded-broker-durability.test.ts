@@ -178,7 +178,7 @@ describe('flock-server --target=all: device reports acknowledged by the embedded
     const stored = await storedReports(env, device);
     const lost = [...acknowledged].filter((n) => !stored.has(n));
     expect(lost, `${lost.length} of ${acknowledged.size} acknowledged reports lost`).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   it('stores every report acknowledged before a SIGTERM, and stops cleanly', async () => {
     const { env, device, acknowledged, exit } = await stopMidStream('SIGTERM');
@@ -187,5 +187,5 @@ describe('flock-server --target=all: device reports acknowledged by the embedded
     const stored = await storedReports(env, device);
     const lost = [...acknowledged].filter((n) => !stored.has(n));
     expect(lost, `${lost.length} of ${acknowledged.size} acknowledged reports lost`).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });
