@@ -19,15 +19,27 @@ export interface DeviceRowUpdate {
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const rowsPerStatement = 500;
 
+/**
+ * Folds `b` into `a` in place. The update waiting for a device lives for
+ * seconds; replacing it on every heartbeat would move a new object (and new
+ * strings) into the old generation each time, where only a full collection
+ * frees it. Strings equal to the ones held are not taken.
+ */
 export function mergeDeviceRowUpdates(a: DeviceRowUpdate, b: DeviceRowUpdate): DeviceRowUpdate {
-  const report =
-    a.report === undefined || (b.report !== undefined && b.report.sentAt >= a.report.sentAt)
-      ? (b.report ?? a.report)
-      : a.report;
-  return {
-    lastSeenAt: Math.max(a.lastSeenAt, b.lastSeenAt),
-    ...(report === undefined ? {} : { report }),
-  };
+  a.lastSeenAt = Math.max(a.lastSeenAt, b.lastSeenAt);
+  const newer = b.report;
+  if (newer === undefined || (a.report !== undefined && newer.sentAt < a.report.sentAt)) return a;
+  const held = a.report;
+  if (held === undefined) {
+    a.report = newer;
+    return a;
+  }
+  held.sentAt = newer.sentAt;
+  if (held.runningReleaseId !== newer.runningReleaseId)
+    held.runningReleaseId = newer.runningReleaseId;
+  if (held.agentVersion !== newer.agentVersion) held.agentVersion = newer.agentVersion;
+  if (held.osVersion !== newer.osVersion) held.osVersion = newer.osVersion;
+  return a;
 }
 
 /**
@@ -63,14 +75,18 @@ export function deviceRows(options: {
 }
 
 async function updateRows(database: Database, entries: [string, DeviceRowUpdate][]) {
-  const values = entries.map(([id, update]) => {
-    const release = update.report?.runningReleaseId ?? null;
-    return sql`(${id}::uuid, ${new Date(update.lastSeenAt)}::timestamptz, ${update.report !== undefined}::boolean, ${release !== null && uuid.test(release) ? release : null}::uuid, ${update.report?.agentVersion ?? null}::text, ${update.report?.osVersion ?? null}::text)`;
-  });
+  const column = <T>(pick: (update: DeviceRowUpdate, id: string) => T) =>
+    entries.map(([id, update]) => pick(update, id));
+  const ids = column((_, id) => id);
+  const release = (update: DeviceRowUpdate) => {
+    const id = update.report?.runningReleaseId ?? null;
+    return id !== null && uuid.test(id) ? id : null;
+  };
   await database.transaction(async (tx) => {
-    await sql`select id from devices where id in (${sql.join(entries.map(([id]) => sql`${id}::uuid`))}) order by id for update`.execute(
+    await sql`select id from devices where id = any(${ids}::uuid[]) order by id for update`.execute(
       tx,
     );
+    // Columns go as arrays through unnest: a parameter per column, not per value.
     // A release id is kept only when it names a release of the device's org.
     await sql`
       update devices as d set
@@ -80,8 +96,14 @@ async function updateRows(database: Database, entries: [string, DeviceRowUpdate]
           else d.running_release_id end,
         agent_version = coalesce(v.agent_version, d.agent_version),
         os_version = coalesce(v.os_version, d.os_version)
-      from (values ${sql.join(values)})
-        as v(id, last_seen_at, reported, release_id, agent_version, os_version)
+      from unnest(
+        ${ids}::uuid[],
+        ${column((u) => new Date(u.lastSeenAt).toISOString())}::timestamptz[],
+        ${column((u) => u.report !== undefined)}::boolean[],
+        ${column(release)}::uuid[],
+        ${column((u) => u.report?.agentVersion ?? null)}::text[],
+        ${column((u) => u.report?.osVersion ?? null)}::text[]
+      ) as v (id, last_seen_at, reported, release_id, agent_version, os_version)
       where d.id = v.id`.execute(tx);
   });
 }
