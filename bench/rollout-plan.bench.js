@@ -61,7 +61,8 @@ export default async function run({ log }) {
   const { MemoryKvStore } = await dist('platform/kv/memory-kv-store.js');
   const { openBus } = await dist('platform/bus/open-bus.js');
   const { SecretBox } = await dist('platform/crypto/secret-box.js');
-  const { publishDesiredStates } = await dist('platform/desired/publish-desired-states.js');
+  const { publishPages } = await dist('platform/desired/publish-pages.js');
+  const { computeDesiredStates } = await dist('platform/desired/compute-desired-state.js');
   const { fleetPlanDevices } = await dist('platform/rollouts/fleet-plan-devices.js');
   const { planRolloutDevices } = await dist('platform/rollouts/plan-rollout-devices.js');
   const { deploymentPlanOf } = await dist('platform/rollouts/deployment-plan-of.js');
@@ -207,14 +208,26 @@ export default async function run({ log }) {
       box: new SecretBox(randomBytes(32)),
       settings: { heartbeatIntervalSeconds: 30, telemetryIntervalSeconds: 60 },
     };
-    const published = await timed(async () => {
-      let count = 0;
-      for (let i = 0; i < sample.length; i += 1_000)
-        count += await publishDesiredStates(options, sample.slice(i, i + 1_000));
-      return count;
+    async function* pages() {
+      for (let i = 0; i < sample.length; i += 5_000) yield sample.slice(i, i + 5_000);
+    }
+    const published = await timed(() => publishPages(options, pages()));
+    // The broker's share: the same number of retained QoS 1 messages of the
+    // same size, published alone with as many in flight.
+    const [content] = (await computeDesiredStates(options, sample.slice(0, 1))).values();
+    const message = JSON.stringify({ v: 1, revision: 1, ...content });
+    const brokerAlone = await timed(async () => {
+      for (let i = 0; i < sample.length; i += 2_000)
+        await Promise.all(
+          sample
+            .slice(i, i + 2_000)
+            .map((id) => bus.publish(`bench/${id}/desired`, message, { qos: 1, retain: true })),
+        );
     });
     const perSecond = Math.round((published.result * 1000) / Math.max(1, published.ms));
-    log(`published ${published.result} desired states in ${published.ms} ms (${perSecond}/s)`);
+    log(
+      `published ${published.result} desired states in ${published.ms} ms (${perSecond}/s); the broker alone ${brokerAlone.ms} ms`,
+    );
 
     return {
       metric: 'plan_stage_ms',
@@ -239,6 +252,7 @@ export default async function run({ log }) {
         ms: published.ms,
         per_second: perSecond,
         extrapolated_for_fleet_s: Math.round(deviceCount / Math.max(1, perSecond)),
+        broker_alone_ms: brokerAlone.ms,
       },
       load_average: loadavg().map((value) => Number(value.toFixed(2))),
     };

@@ -8,6 +8,7 @@ import {
 import { canonicalJson } from '../audit/canonical-json.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/database.js';
+import { sql } from 'kysely';
 
 /** A desired state without its revision: what the content hash covers. */
 export type DesiredContent = Omit<DesiredStateMessage, 'v' | 'revision'>;
@@ -35,7 +36,7 @@ interface StoredVariable extends ScopedVariable {
 
 /**
  * What each of `deviceIds` should run, in four queries however many devices
- * there are. A device missing from the result no longer exists.
+ * there are, the ids going as one array parameter rather than one each. A device missing from the result no longer exists.
  */
 export async function computeDesiredStates(
   options: ComputeDesiredOptions,
@@ -55,7 +56,7 @@ export async function computeDesiredStates(
       'devices.quarantined_at',
       'fleets.default_release_id',
     ])
-    .where('devices.id', 'in', [...deviceIds])
+    .where(sql<boolean>`devices.id = any(${[...deviceIds]}::uuid[])`)
     .execute();
   if (devices.length === 0) return result;
 
@@ -88,11 +89,7 @@ export async function computeDesiredStates(
     .where((eb) =>
       eb.or([
         eb.and([eb('fleet_id', 'in', fleetIds), eb('device_id', 'is', null)]),
-        eb(
-          'device_id',
-          'in',
-          devices.map((device) => device.id),
-        ),
+        sql<boolean>`device_id = any(${devices.map((device) => device.id)}::uuid[])`,
       ]),
     )
     .execute();
@@ -160,7 +157,7 @@ async function rolloutAssignments(
       'rollouts.deployment_id',
       'deployments.host_command',
     ])
-    .where('rollout_devices.device_id', 'in', [...deviceIds])
+    .where(sql<boolean>`rollout_devices.device_id = any(${[...deviceIds]}::uuid[])`)
     .where('rollout_devices.assignment_seq', 'is not', null)
     .orderBy('rollout_devices.device_id')
     .orderBy('rollout_devices.targeted_at', 'desc')

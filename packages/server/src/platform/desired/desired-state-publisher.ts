@@ -6,7 +6,8 @@ import type { KvStore } from '../kv/kv-store.js';
 import type { Logger } from '../log/create-logger.js';
 import { type AffectedDevices, affectedDevices } from './affected-devices.js';
 import type { ComputeDesiredOptions } from './compute-desired-state.js';
-import { clearDesiredStates, publishDesiredStates } from './publish-desired-states.js';
+import { clearDesiredStates } from './publish-desired-states.js';
+import { publishPages } from './publish-pages.js';
 import { jitteredBackoffMs, Nudge } from '../workers/nudge.js';
 
 /** The publisher's name in audit_sink_positions. */
@@ -22,7 +23,7 @@ export interface DesiredStatePublisherOptions extends ComputeDesiredOptions {
   pollIntervalMs?: number;
   /** Audit events read per org and round. */
   eventBatchSize?: number;
-  /** Devices computed and published per round. */
+  /** Devices computed and published per page; two pages are in flight at once. */
   deviceBatchSize?: number;
   leaseTtlMs?: number;
   minBackoffMs?: number;
@@ -116,7 +117,7 @@ export class DesiredStatePublisher {
 
   private async apply(affected: AffectedDevices, signal: AbortSignal | undefined): Promise<void> {
     const { db, bus } = this.options;
-    const size = this.options.deviceBatchSize ?? 1_000;
+    const size = this.options.deviceBatchSize ?? 5_000;
     // Removals first: a device deregistered and registered again in one batch ends published.
     const removed = [...affected.removed];
     for (let i = 0; i < removed.length; i += size) {
@@ -124,56 +125,57 @@ export class DesiredStatePublisher {
       await db.deleteFrom('desired_states').where('device_id', 'in', chunk).execute();
       await clearDesiredStates(bus, chunk);
     }
+    // Pages of one source are disjoint and go two at a time; sources may share
+    // devices, so each finishes before the next starts and a device is never
+    // computed twice at once (that would reserve two revisions for one change).
     const devices = [...affected.devices];
-    for (let i = 0; i < devices.length; i += size) {
+    await publishPages(this.options, this.leased(signal, devicePages(devices, size)));
+    for (const { rolloutId, seq } of affected.assignments)
+      await publishPages(
+        this.options,
+        this.leased(
+          signal,
+          keysetPages(size, (after) =>
+            db
+              .selectFrom('rollout_devices')
+              .select('device_id as id')
+              .where('rollout_id', '=', rolloutId)
+              .where('assignment_seq', '=', seq)
+              .$if(after !== '', (query) => query.where('device_id', '>', after))
+              .orderBy('device_id')
+              .limit(size)
+              .execute(),
+          ),
+        ),
+      );
+    for (const fleetId of affected.fleets)
+      await publishPages(
+        this.options,
+        this.leased(
+          signal,
+          keysetPages(size, (after) =>
+            db
+              .selectFrom('devices')
+              .select('id')
+              .where('fleet_id', '=', fleetId)
+              .$if(after !== '', (query) => query.where('id', '>', after))
+              .orderBy('id')
+              .limit(size)
+              .execute(),
+          ),
+        ),
+      );
+  }
+
+  /** `pages`, checking the abort signal and the lease before each. */
+  private async *leased(
+    signal: AbortSignal | undefined,
+    pages: AsyncIterable<string[]>,
+  ): AsyncGenerator<string[]> {
+    for await (const page of pages) {
       signal?.throwIfAborted();
       await this.checkLease();
-      await publishDesiredStates(this.options, devices.slice(i, i + size));
-    }
-    for (const { rolloutId, seq } of affected.assignments) {
-      let after = '';
-      for (;;) {
-        signal?.throwIfAborted();
-        await this.checkLease();
-        const rows = await db
-          .selectFrom('rollout_devices')
-          .select('device_id')
-          .where('rollout_id', '=', rolloutId)
-          .where('assignment_seq', '=', seq)
-          .$if(after !== '', (query) => query.where('device_id', '>', after))
-          .orderBy('device_id')
-          .limit(size)
-          .execute();
-        if (rows.length === 0) break;
-        await publishDesiredStates(
-          this.options,
-          rows.map((row) => row.device_id),
-        );
-        if (rows.length < size) break;
-        after = rows.at(-1)!.device_id;
-      }
-    }
-    for (const fleetId of affected.fleets) {
-      let after = '';
-      for (;;) {
-        signal?.throwIfAborted();
-        await this.checkLease();
-        const rows = await db
-          .selectFrom('devices')
-          .select('id')
-          .where('fleet_id', '=', fleetId)
-          .$if(after !== '', (query) => query.where('id', '>', after))
-          .orderBy('id')
-          .limit(size)
-          .execute();
-        if (rows.length === 0) break;
-        await publishDesiredStates(
-          this.options,
-          rows.map((row) => row.id),
-        );
-        if (rows.length < size) break;
-        after = rows.at(-1)!.id;
-      }
+      yield page;
     }
   }
 
@@ -235,4 +237,24 @@ async function advance(db: Db, orgId: string, seq: string): Promise<void> {
       })),
     )
     .execute();
+}
+
+/** A list of ids in pages. */
+async function* devicePages(devices: readonly string[], size: number): AsyncGenerator<string[]> {
+  for (let i = 0; i < devices.length; i += size) yield devices.slice(i, i + size);
+}
+
+/** Pages of ids in id order, each read after the last id of the one before. */
+async function* keysetPages(
+  size: number,
+  read: (after: string) => Promise<{ id: string }[]>,
+): AsyncGenerator<string[]> {
+  let after = '';
+  for (;;) {
+    const rows = await read(after);
+    if (rows.length === 0) return;
+    yield rows.map((row) => row.id);
+    if (rows.length < size) return;
+    after = rows.at(-1)!.id;
+  }
 }

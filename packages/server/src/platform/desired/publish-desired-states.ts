@@ -16,6 +16,9 @@ export interface PublishDesiredOptions extends ComputeDesiredOptions {
  * whose content changed since their last publish; returns how many it published.
  * A revision is reserved before its publish and the hash recorded after it, so
  * a crash in between republishes under a new revision and never reuses one.
+ * Three statements past the computation whatever the batch size: comparing
+ * the hashes and reserving the changed devices' revisions is one, recording
+ * the published hashes another, each with columns as arrays.
  */
 export async function publishDesiredStates(
   options: PublishDesiredOptions,
@@ -24,39 +27,30 @@ export async function publishDesiredStates(
   const { db, bus } = options;
   const contents = await computeDesiredStates(options, deviceIds);
   if (contents.size === 0) return 0;
-  const stored = new Map(
-    (
-      await db
-        .selectFrom('desired_states')
-        .select(['device_id', 'content_hash'])
-        .where('device_id', 'in', [...contents.keys()])
-        .execute()
-    ).map((row) => [row.device_id, row.content_hash]),
+  const hashes = new Map(
+    [...contents].map(([deviceId, content]) => [deviceId, desiredContentHash(content)]),
   );
-  const changed = [...contents]
-    .map(([deviceId, content]) => ({ deviceId, content, hash: desiredContentHash(content) }))
-    .filter(({ deviceId, hash }) => stored.get(deviceId) !== hash);
-  if (changed.length === 0) return 0;
 
-  const reserved = await db
-    .insertInto('desired_states')
-    .values(changed.map(({ deviceId }) => ({ device_id: deviceId, revision: 1 })))
-    .onConflict((conflict) =>
-      conflict.column('device_id').doUpdateSet({
-        revision: sql`desired_states.revision + 1`,
-        content_hash: null,
-      }),
-    )
-    .returning(['device_id', 'revision'])
-    .execute();
-  const revisions = new Map(reserved.map((row) => [row.device_id, Number(row.revision)]));
+  // A stored hash that differs, or none (never published, or reserved and
+  // not confirmed), makes the device changed.
+  const { rows: reserved } = await sql<{ device_id: string; revision: string }>`
+    insert into desired_states (device_id, revision)
+    select candidate.device_id, 1
+    from unnest(${[...hashes.keys()]}::uuid[], ${[...hashes.values()]}::text[])
+      as candidate (device_id, content_hash)
+    left join desired_states stored on stored.device_id = candidate.device_id
+    where stored.content_hash is distinct from candidate.content_hash
+    on conflict (device_id) do update
+      set revision = desired_states.revision + 1, content_hash = null
+    returning device_id, revision`.execute(db);
+  if (reserved.length === 0) return 0;
 
   await Promise.all(
-    changed.map(({ deviceId, content }) => {
+    reserved.map(({ device_id: deviceId, revision }) => {
       const message: DesiredStateMessage = {
         v: messageVersion,
-        revision: revisions.get(deviceId) ?? 1,
-        ...content,
+        revision: Number(revision),
+        ...contents.get(deviceId)!,
       };
       return bus.publish(deviceTopic(deviceId, 'desired'), JSON.stringify(message), {
         qos: 1,
@@ -67,27 +61,17 @@ export async function publishDesiredStates(
 
   // Only the revision just published: a newer reservation by a publisher
   // that took over the lease meanwhile must stay unconfirmed.
-  await db
-    .insertInto('desired_states')
-    .values(
-      changed.map(({ deviceId, hash }) => ({
-        device_id: deviceId,
-        revision: revisions.get(deviceId) ?? 1,
-        content_hash: hash,
-        published_at: new Date(),
-      })),
-    )
-    .onConflict((conflict) =>
-      conflict
-        .column('device_id')
-        .doUpdateSet((eb) => ({
-          content_hash: eb.ref('excluded.content_hash'),
-          published_at: eb.ref('excluded.published_at'),
-        }))
-        .whereRef('desired_states.revision', '=', 'excluded.revision'),
-    )
-    .execute();
-  return changed.length;
+  await sql`
+    update desired_states stored
+    set content_hash = published.content_hash, published_at = ${new Date()}
+    from unnest(${reserved.map((row) => row.device_id)}::uuid[],
+                ${reserved.map((row) => row.revision)}::bigint[],
+                ${reserved.map((row) => hashes.get(row.device_id) ?? null)}::text[])
+      as published (device_id, revision, content_hash)
+    where stored.device_id = published.device_id and stored.revision = published.revision`.execute(
+    db,
+  );
+  return reserved.length;
 }
 
 /** Removes the retained desired state of devices that no longer exist. */
