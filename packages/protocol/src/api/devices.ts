@@ -8,7 +8,11 @@ const Secret = Type.String({ minLength: 1, maxLength: 256 });
  * The installation's MQTT topic prefix (FLOCK_MQTT_TOPIC_PREFIX): the device
  * puts it before every `devices/{id}/...` topic. Absent (older servers): ''.
  */
-export const TopicPrefix = Type.String({ pattern: '^[^#+\\s]*$' });
+export const TopicPrefix = Type.String({
+  pattern: '^[^#+\\s]*$',
+  description:
+    "The installation's MQTT topic prefix, put before every devices/{id}/... topic; absent: ''",
+});
 
 export const RegisterDeviceRequest = Type.Object(
   {
