@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { ListPage, ListQuery } from './list-page.js';
 import { Timestamp, Uuid } from './scalars.js';
 
 export const RolloutParams = Type.Object({ rolloutId: Type.String() });
@@ -176,3 +177,41 @@ export const RolloutDeviceExplanation = Type.Object({
   rollback_command: Type.Union([HostCommandOutcome, Type.Null()]),
 });
 export type RolloutDeviceExplanation = Static<typeof RolloutDeviceExplanation>;
+
+type MatchedStatus = Exclude<(typeof rolloutDeviceStatuses)[number], 'not_matched'>;
+/** The statuses a device the rollout matched can have. */
+const matchedStatuses = rolloutDeviceStatuses.filter(
+  (status): status is MatchedStatus => status !== 'not_matched',
+);
+
+/** `?status=` narrows the list to devices in that state (planned ones included). */
+export const RolloutDeviceListQuery = Type.Composite(
+  [
+    ListQuery,
+    Type.Object({
+      status: Type.Optional(enumOf(matchedStatuses)),
+    }),
+  ],
+  { additionalProperties: false },
+);
+export type RolloutDeviceListQuery = Static<typeof RolloutDeviceListQuery>;
+
+/** One device of a rollout: where it stands, what it reported, its rollback command's outcome. */
+export const RolloutDeviceItem = Type.Object({
+  device_id: Uuid,
+  status: enumOf(matchedStatuses),
+  stage: Type.Union([Type.Integer(), Type.Null()]),
+  cohort_bucket: Type.Integer(),
+  skip_reason: Type.Union([Type.String(), Type.Null()]),
+  previous_release_id: Type.Union([Uuid, Type.Null()]),
+  desired_release_id: Type.Union([Uuid, Type.Null()]),
+  targeted_at: Type.Union([Timestamp, Type.Null()]),
+  reported_at: Type.Union([Timestamp, Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  rollback_command: Type.Union([HostCommandOutcome, Type.Null()]),
+});
+export type RolloutDeviceItem = Static<typeof RolloutDeviceItem>;
+
+/** Every device the rollout matched, in cohort order (the order stages reach them). */
+export const RolloutDeviceList = ListPage(RolloutDeviceItem);
+export type RolloutDeviceList = Static<typeof RolloutDeviceList>;

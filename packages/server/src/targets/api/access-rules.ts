@@ -118,6 +118,7 @@ export const accessRules: Readonly<Record<string, AccessRule>> = {
   },
   'POST /v1/deployments/:deploymentId/start': developer(deployment),
   'GET /v1/rollouts/:rolloutId': viewer(rollout),
+  'GET /v1/rollouts/:rolloutId/devices': viewer(rollout),
   'GET /v1/rollouts/:rolloutId/devices/:deviceId': viewer(rollout),
   'POST /v1/rollouts/:rolloutId/pause': developer(rollout),
   'POST /v1/rollouts/:rolloutId/resume': developer(rollout),

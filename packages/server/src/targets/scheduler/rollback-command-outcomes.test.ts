@@ -4,6 +4,7 @@ import {
   internalTopics,
   type Rollout,
   type RolloutDeviceExplanation,
+  type RolloutDeviceList,
   type StoredDeviceEvent,
 } from '@flock/protocol';
 import { pino } from 'pino';
@@ -170,5 +171,35 @@ describe.each(apiBackends)('rollback command outcomes on %s', (backend) => {
     const waiting = await explain(silent);
     expect(waiting).toMatchObject({ targeted: true, rollback_command: null });
     expect(waiting.explanation).toMatch(/runs the rollback command, not reported yet\.$/);
+
+    // The list, in cohort order, page by page, and narrowed to the failed ones.
+    const listed: RolloutDeviceList['items'] = [];
+    let cursor: string | null = null;
+    do {
+      const page: RolloutDeviceList = await call<RolloutDeviceList>(
+        'GET',
+        `/v1/rollouts/${rolloutId}/devices?limit=4${cursor === null ? '' : `&cursor=${cursor}`}`,
+      );
+      listed.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    expect(listed.map((item) => item.device_id).sort()).toEqual([...devices].sort());
+    const order = listed.map((item) => [item.cohort_bucket, item.device_id] as const);
+    expect(order).toEqual(
+      [...order].sort(([a, x], [b, y]) => a - b || (x < y ? -1 : x > y ? 1 : 0)),
+    );
+    expect(listed.find((item) => item.device_id === timedOut)?.rollback_command).toEqual(
+      slow.rollback_command,
+    );
+    expect(listed.find((item) => item.device_id === silent)?.rollback_command).toBeNull();
+    const failed = await call<RolloutDeviceList>(
+      'GET',
+      `/v1/rollouts/${rolloutId}/devices?status=failed`,
+    );
+    expect(failed.items.map((item) => item.device_id).sort()).toEqual(devices.slice(0, 3).sort());
+    expect(failed.items[0]).toMatchObject({
+      status: 'failed',
+      error: 'the host command exited with 3',
+    });
   });
 });

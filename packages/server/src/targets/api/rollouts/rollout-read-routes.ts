@@ -4,6 +4,8 @@ import {
   type RollbackCommandCounts,
   Rollout,
   RolloutDeviceExplanation,
+  RolloutDeviceList,
+  RolloutDeviceListQuery,
   RolloutDeviceParams,
   RolloutParams,
   cohortBucket,
@@ -13,10 +15,12 @@ import type { Db } from '../../../platform/db/database.js';
 import { HttpProblem } from '../../../platform/http/problem.js';
 import { actingOrg } from '../acting-org.js';
 import type { RouteGroup } from '../build-api.js';
+import { listPage, pageSize, readCursor } from '../list-page.js';
 import { explainRolloutDevice } from './explain-rollout-device.js';
 import { rolloutIntentView } from './rollout-intent-view.js';
 
 const recent = 20;
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function findRollout(db: Db, rolloutId: string, orgId: string) {
   const row = await db
@@ -107,6 +111,64 @@ export const rolloutReadRoutes: RouteGroup = (app, services) => {
           reasons: gate.reasons,
         })),
       };
+    },
+  );
+
+  api.get(
+    '/v1/rollouts/:rolloutId/devices',
+    {
+      schema: {
+        params: RolloutParams,
+        querystring: RolloutDeviceListQuery,
+        response: { 200: RolloutDeviceList },
+      },
+    },
+    async (request) => {
+      const rollout = await findRollout(db, request.params.rolloutId, actingOrg(request));
+      const { cursor, status } = request.query;
+      const size = pageSize(request.query.limit);
+      let query = db
+        .selectFrom('rollout_devices')
+        .selectAll()
+        .where('rollout_id', '=', rollout.id)
+        .orderBy('cohort_bucket')
+        .orderBy('device_id')
+        .limit(size + 1);
+      if (status !== undefined) query = query.where('status', '=', status);
+      if (cursor !== undefined) {
+        const [bucket, deviceId] = readCursor(cursor, ([bucket, deviceId]) =>
+          typeof bucket === 'string' &&
+          /^[0-9]{1,4}$/.test(bucket) &&
+          typeof deviceId === 'string' &&
+          uuid.test(deviceId)
+            ? ([Number(bucket), deviceId] as const)
+            : undefined,
+        );
+        query = query.where((eb) =>
+          eb.or([
+            eb('cohort_bucket', '>', bucket),
+            eb.and([eb('cohort_bucket', '=', bucket), eb('device_id', '>', deviceId)]),
+          ]),
+        );
+      }
+      return listPage(
+        await query.execute(),
+        size,
+        (row) => [String(row.cohort_bucket), row.device_id],
+        (row) => ({
+          device_id: row.device_id,
+          status: row.status,
+          stage: row.stage,
+          cohort_bucket: row.cohort_bucket,
+          skip_reason: row.skip_reason,
+          previous_release_id: row.previous_release_id,
+          desired_release_id: row.desired_release_id,
+          targeted_at: row.targeted_at?.toISOString() ?? null,
+          reported_at: row.reported_at?.toISOString() ?? null,
+          error: row.error,
+          rollback_command: row.rollback_command,
+        }),
+      );
     },
   );
 
