@@ -42,6 +42,8 @@ export interface FleetSimulatorOptions {
   api?: DeviceApi;
   retry?: { initialMs: number; maxMs: number };
   reconcileSeconds?: number;
+  /** How often each simulated service prints a log line (the runtime's 10 s when unset). */
+  serviceLogMs?: number;
 }
 
 /** N real agent cores in one process, each on its own simulated runtime. */
@@ -93,6 +95,7 @@ export class FleetSimulator {
       seed,
       pullMs: options.updateMs,
       failures: { pull: options.failureRate, start: options.failureRate },
+      ...(options.serviceLogMs === undefined ? {} : { heartbeatMs: options.serviceLogMs }),
     });
     return new SimulatedDevice({
       config,

@@ -19,6 +19,7 @@ interface SimulateFlags {
   rollbackCommandFailureRate: number;
   updateMs: DurationRange;
   retryMs: DurationRange;
+  serviceLogSeconds: number;
   seed: number;
   dataDir?: string;
   mode: 'sessions' | 'multiplexed';
@@ -92,6 +93,12 @@ export function addSimulateCommand(program: Command, exit: (code: number) => voi
         .argParser(range)
         .default([2000, 300_000] as DurationRange, "2000-300000, the agent's"),
     )
+    .option(
+      '--service-log-seconds <s>',
+      'how often each simulated service prints a log line',
+      positive,
+      10,
+    )
     .option('--seed <n>', 'seed of every random draw', integer(0), 1)
     .option('--data-dir <dir>', 'credentials per device in <dir>/<index> (default: a temp dir)')
     .addOption(
@@ -139,6 +146,7 @@ async function simulate(flags: SimulateFlags): Promise<number> {
     rollbackCommandFailureRate: flags.rollbackCommandFailureRate,
     updateMs: flags.updateMs,
     retry: { initialMs: flags.retryMs[0], maxMs: flags.retryMs[1] },
+    serviceLogMs: flags.serviceLogSeconds * 1000,
     seed: flags.seed,
     churnMs: flags.churnSeconds * 1000,
     registrationConcurrency: flags.registrationConcurrency,
