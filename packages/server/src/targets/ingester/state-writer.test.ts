@@ -8,6 +8,8 @@ const state = (sentAt: string, uptime: number): DeviceStateMessage => ({
   running_release_id: null,
   services: [],
   agent_version: '1',
+  // Multi-byte characters: the announcement is sized in bytes, not characters.
+  os_version: 'Debian GNU/Linux 12 – bookworm ü',
   uptime_seconds: uptime,
   addresses: [],
 });
