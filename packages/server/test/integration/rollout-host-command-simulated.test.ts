@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import {
   type Rollout,
   type RolloutDeviceExplanation,
+  type RolloutDeviceList,
   rolloutStages,
   stagePlacer,
 } from '@flock/protocol';
@@ -101,35 +102,53 @@ describe
       );
       expect(rolledBack.rollback_commands).toEqual({ succeeded: canary.size, failed: 0 });
 
-      const explained = await Promise.all(
-        devices.map((device) =>
-          call<RolloutDeviceExplanation>('GET', `/v1/rollouts/${rolloutId}/devices/${device.id}`),
-        ),
+      // The list shows every device of the fleet: the canary with its outcome, the rest planned.
+      const listed = await call<RolloutDeviceList>(
+        'GET',
+        `/v1/rollouts/${rolloutId}/devices?limit=500`,
       );
-      for (const explanation of explained) {
-        if (!canary.has(explanation.device_id)) {
-          expect(explanation).toMatchObject({ targeted: false, rollback_command: null });
+      expect(listed.next_cursor).toBeNull();
+      expect(listed.items).toHaveLength(deviceCount);
+      for (const item of listed.items) {
+        if (!canary.has(item.device_id)) {
+          expect(item).toMatchObject({
+            status: 'planned',
+            targeted_at: null,
+            rollback_command: null,
+          });
           continue;
         }
-        expect(explanation.targeted).toBe(true);
-        expect(explanation.rollback_command).toMatchObject({
+        expect(item.rollback_command).toMatchObject({
           success: true,
           exit_code: 0,
           timed_out: false,
           stdout_tail: '[simulated] flock-os-upgrade --to 1\n',
           stderr_tail: '',
         });
-        expect(Date.parse(explanation.rollback_command!.reported_at)).toBeGreaterThanOrEqual(
+        expect(Date.parse(item.rollback_command!.reported_at)).toBeGreaterThanOrEqual(
           Date.parse(ended.ended_at!),
         );
+      }
+      const failed = listed.items.filter((item) => item.status === 'failed');
+      expect(failed.length).toBe(ended.counts.failed);
+      for (const item of failed) expect(item.error).toBe('the host command exited with 1');
+
+      const explained = await Promise.all(
+        [...canary].map((deviceId) =>
+          call<RolloutDeviceExplanation>('GET', `/v1/rollouts/${rolloutId}/devices/${deviceId}`),
+        ),
+      );
+      for (const explanation of explained)
         expect(explanation.explanation).toMatch(
           /rolled back .* and ran the rollback command, which exited with 0, reported at /,
         );
-      }
-      const failed = explained.filter((e) => e.status === 'failed');
-      expect(failed.length).toBe(ended.counts.failed);
-      for (const explanation of failed)
-        expect(explanation.error).toBe('the host command exited with 1');
+      const outside = devices.find((device) => !canary.has(device.id))!;
+      expect(
+        await call<RolloutDeviceExplanation>(
+          'GET',
+          `/v1/rollouts/${rolloutId}/devices/${outside.id}`,
+        ),
+      ).toMatchObject({ targeted: false, rollback_command: null });
 
       // The devices' own account: only the canary ran anything, each its rollback once.
       const report = (await fleet.stopSimulator()) as SimulatorReport;
