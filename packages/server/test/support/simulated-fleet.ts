@@ -13,10 +13,18 @@ import { waitFor } from './wait-for.js';
 
 export const flockdBinary = fileURLToPath(new URL('../../../agent/dist/main.js', import.meta.url));
 
-/** Embedded defaults always; PostgreSQL and Redis too when configured (the broker stays embedded). */
+const testMqttUrl = process.env.FLOCK_TEST_MQTT_URL?.trim() || undefined;
+
+/**
+ * Embedded defaults always; the real services too when configured:
+ * PostgreSQL, Redis and Mosquitto, or PostgreSQL and Redis with the embedded
+ * broker when no Mosquitto is.
+ */
 export const simulatedFleetBackends = [
   'embedded defaults',
-  ...(testDatabaseUrl() !== undefined && testKvUrl() !== undefined ? ['PostgreSQL and Redis'] : []),
+  ...(testDatabaseUrl() === undefined || testKvUrl() === undefined
+    ? []
+    : [testMqttUrl === undefined ? 'PostgreSQL and Redis' : 'PostgreSQL, Redis and Mosquitto']),
 ];
 
 export interface SimulatedFleet {
@@ -47,6 +55,7 @@ export async function startSimulatedFleet(options: {
   const serverDir = await mkdtemp(join(tmpdir(), 'flock-sim-server-'));
   const simulatorDir = await mkdtemp(join(tmpdir(), 'flock-sim-devices-'));
   const database = options.backend === 'embedded defaults' ? undefined : await createTestDatabase();
+  const mosquitto = options.backend === 'PostgreSQL, Redis and Mosquitto' ? testMqttUrl : undefined;
   let simulator: ChildProcess | undefined;
   let stopSimulator = (): Promise<unknown> => Promise.reject(new Error('no simulator'));
   const server = await startServer(
@@ -64,6 +73,13 @@ export async function startSimulatedFleet(options: {
             KV_URL: testKvUrl(),
             FLOCK_KV_KEY_PREFIX: uniquePrefix('simulated-fleet'),
           }),
+      // Its own topic prefix: the test Mosquitto is shared with other runs and checkouts.
+      ...(mosquitto === undefined
+        ? {}
+        : {
+            MQTT_URL: mosquitto,
+            FLOCK_MQTT_TOPIC_PREFIX: `${uniquePrefix('simulated-fleet').replace(/:$/, '')}/`,
+          }),
     },
     { timeoutMs: 90_000 },
   );
@@ -75,10 +91,12 @@ export async function startSimulatedFleet(options: {
     await rm(simulatorDir, { recursive: true, force: true });
   };
   try {
-    const broker = server.logs
-      .map((line) => /^MQTT listening on (mqtt:\/\/[^ ]+)$/.exec(line.msg))
-      .find((match) => match !== null);
-    if (broker === undefined || broker === null) throw new Error('no embedded broker address');
+    const brokerUrl =
+      mosquitto ??
+      server.logs
+        .map((line) => /^MQTT listening on (mqtt:\/\/[^ ]+)$/.exec(line.msg)?.[1])
+        .find((url) => url !== undefined);
+    if (brokerUrl === undefined) throw new Error('no embedded broker address');
     const admin = await adminClient(server.url, serverDir);
     const { call } = admin;
     const fleetId = (
@@ -128,7 +146,7 @@ export async function startSimulatedFleet(options: {
         `--devices=${options.devices}`,
         `--provisioning-key=${key}`,
         `--api-url=${server.url}`,
-        `--mqtt-url=${broker[1]}`,
+        `--mqtt-url=${brokerUrl}`,
         '--offline-rate=0',
         `--failure-rate=${options.failureRate}`,
         '--update-ms=100-400',
