@@ -488,6 +488,17 @@ export default async function run({ log }) {
         ),
         target: targetLagSeconds,
       },
+      // The machine is shared and noisy: the ingester against the broker in the same run compares across runs.
+      ratio_to_raw_broker: {
+        one_subscriber: round(
+          pick((r) => r.capacity.rate / Math.max(r.raw.rate, 1)),
+          2,
+        ),
+        shared_group: round(
+          pick((r) => r.capacity.rate / Math.max(r.rawShared.rate, 1)),
+          2,
+        ),
+      },
       ingester_cpu: {
         what: 'CPU of the ingester process per message, and cores it used, at saturation',
         micros_per_message: round(
@@ -514,6 +525,7 @@ export default async function run({ log }) {
         capacity_window: ingesterWindow,
         raw_window: rawWindow,
         load_average_at_start: round(load, 2),
+        load_average_at_end: round(loadavg()[0], 2),
         broker: mqttUrl,
       },
       runs: results.map((r) => ({
