@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import { brokerBaseline } from './broker-baseline.js';
+import { brokerDropWarnings } from './broker-log.js';
 import { ConvergeObserver } from './converge-observer.js';
 import { seedDevices } from './seed-devices.js';
 import { devicesPerSimulator, startSimulatedFleet } from './simulated-fleet.js';
@@ -21,6 +22,7 @@ import { convergeTimeline } from './converge-timeline.js';
 import {
   cpuSeconds,
   createDatabase,
+  ingesterCounters,
   kvUrl,
   mqttUrl,
   openFiles,
@@ -40,6 +42,10 @@ const endings = new Set([
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const loads = () => loadavg().map((value) => Number(value.toFixed(2)));
 
+// Ctrl-C or a kill ends the current wait, so the bench still stops what it started and drops its data.
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => (interrupted = true));
+
 async function until(check, what, timeoutMs, log) {
   const deadline = Date.now() + timeoutMs;
   let lastLog = Date.now();
@@ -47,6 +53,7 @@ async function until(check, what, timeoutMs, log) {
     const value = await check();
     if (value) return value;
     const describe = () => (typeof what === 'function' ? what() : what);
+    if (interrupted) throw new Error(`interrupted while waiting for ${describe()}`);
     if (Date.now() > deadline)
       throw new Error(`${describe()} did not happen within ${timeoutMs} ms`);
     if (Date.now() - lastLog > 10_000) {
@@ -144,6 +151,7 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
   const targets = [];
   const observer = new ConvergeObserver();
   let fleet;
+  let deviceIds = [];
   const loadAtStart = loads();
   try {
     for (const target of ['api', 'ingester', 'scheduler'])
@@ -185,7 +193,7 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
     };
     const initial = await createRelease();
     const seedBegan = performance.now();
-    await seedDevices({
+    deviceIds = await seedDevices({
       databaseUrl: database.url,
       serverDir,
       simulatorDir,
@@ -222,6 +230,7 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
       mosquitto: pidsNamed('mosquitto').map((pid) => openFiles(pid)),
     };
     log(`open files: ${JSON.stringify(files)}`);
+    const rssAfterStartup = fleet.pids().reduce((sum, pid) => sum + rssMiB(pid), 0);
 
     const pids = () => ({
       scheduler: [scheduler.pid],
@@ -245,6 +254,8 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
           strategy: plan.strategy,
         });
         const cpuBefore = cpuSnapshot(pids);
+        const ingestedBefore = await ingesterCounters(ingester.url);
+        const wallBegan = Date.now();
         const load = loads();
         const began = performance.now();
         const { rollout_id: rolloutId } = await call(
@@ -260,6 +271,7 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
           log,
         );
         const cpuAfter = cpuSnapshot(pids);
+        const ingestedAfter = await ingesterCounters(ingester.url);
         if (ended.type !== 'rollout.completed') throw new Error(`${name} ended ${ended.type}`);
         const rollout = await call('GET', `/v1/rollouts/${rolloutId}`);
         // A device's update.result may be counted before its state report went by.
@@ -275,6 +287,10 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
           ...timeline,
           counts: rollout.counts,
           cpu: cpuBetween(cpuBefore, cpuAfter),
+          ingester_counters: Object.fromEntries(
+            Object.entries(ingestedAfter).map(([k, v]) => [k, v - (ingestedBefore[k] ?? 0)]),
+          ),
+          broker_drop_warnings: brokerDropWarnings(wallBegan, Date.now()),
           simulators_rss_mib: fleet.pids().reduce((sum, pid) => sum + rssMiB(pid), 0),
           load_average_before: load,
         });
@@ -292,11 +308,11 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
       };
     }
 
-    const deviceIds = [...observer.running.keys()];
     await fleet.stop();
     fleet = undefined;
     for (const target of targets.splice(0).reverse()) await target.stop();
     await clearRetained(deviceIds);
+    deviceIds = [];
     const baseline = await brokerBaseline({
       url: mqttUrl,
       sessions: devices,
@@ -313,6 +329,12 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
         simulator_startup_ms: startupMs,
       },
       open_files_after_startup: files,
+      per_simulated_device: {
+        open_files: Number(
+          (files.simulators.reduce((sum, f) => sum + f.open, 0) / devices).toFixed(2),
+        ),
+        rss_kib: Math.round((rssAfterStartup * 1024) / devices),
+      },
       results,
       baseline,
       load_average: { at_start: loadAtStart, at_end: loads() },
@@ -321,6 +343,7 @@ export async function runConvergeBench({ devices, plans, updateMs, log }) {
     fleet?.kill();
     for (const target of targets.reverse()) await target.stop();
     await observer.close();
+    await clearRetained(deviceIds);
     await clearKv(kvPrefix);
     await database.drop();
     await rm(serverDir, { recursive: true, force: true });

@@ -136,3 +136,14 @@ export function openFiles(pid) {
     return { open: null, limit: null };
   }
 }
+
+/** The ingester's message and drop counters by channel, from its /metrics. */
+export async function ingesterCounters(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const counters = {};
+  for (const m of text.matchAll(
+    /^flock_ingester_(messages|dropped)_total\{[^}]*channel="([^"]+)"[^}]*\} (\d+)/gm,
+  ))
+    counters[`${m[1]}.${m[2]}`] = (counters[`${m[1]}.${m[2]}`] ?? 0) + Number(m[3]);
+  return counters;
+}

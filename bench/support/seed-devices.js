@@ -2,7 +2,7 @@
 // N HTTP round trips: the `devices` rows (secret hashed as the API hashes it)
 // and, per device, the `credentials.json` that flockd writes after
 // registering, with a device token signed by the installation's own key
-// (DeviceTokens, as the API signs them). Not written: the `device.registered`
+// (DeviceTokens, as the API signs them); resolves with the device ids. Not written: the `device.registered`
 // audit events and the provisioning key's use count.
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -45,12 +45,14 @@ export async function seedDevices({ databaseUrl, serverDir, simulatorDir, orgId,
       .select(['device_type', 'architecture'])
       .where('id', '=', fleetId)
       .executeTakeFirstOrThrow();
+    const ids = [];
     for (let from = 0; from < count; from += chunk) {
       const devices = Array.from({ length: Math.min(chunk, count - from) }, (_, i) => ({
         index: from + i,
         id: randomUUID(),
         secret: issueToken('deviceSecret'),
       }));
+      ids.push(...devices.map((device) => device.id));
       await sql`
         insert into devices (id, org_id, fleet_id, name, device_type, architecture, secret_hash,
                              os_version, agent_version)
@@ -80,6 +82,7 @@ export async function seedDevices({ databaseUrl, serverDir, simulatorDir, orgId,
       );
     }
     await sql`analyze devices`.execute(db);
+    return ids;
   } finally {
     await database.close();
   }

@@ -35,7 +35,12 @@ export function startSimulatedFleet({ devices, dir, apiUrl, mqttUrl, provisionin
         `--mqtt-url=${mqttUrl}`,
         '--offline-rate=0',
         '--failure-rate=0',
+        // Services' log lines play no part in convergence and cost each device a publish every 5 s.
+        '--service-log-seconds=3600',
         `--update-ms=${updateMs}`,
+        // The agent's own 2 s - 300 s backoff would leave a device that timed out connecting to
+        // a busy broker waiting minutes; the simulated-fleet tests shorten it the same way.
+        '--retry-ms=500-5000',
         `--seed=${p + 1}`,
         `--data-dir=${join(dir, String(p))}`,
         '--json',
