@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { flockdMain } from './flock-processes.js';
 
-export const devicesPerSimulator = Number(process.env.FLOCK_BENCH_DEVICES_PER_SIMULATOR ?? 2500);
+export const devicesPerSimulator = Number(process.env.FLOCK_BENCH_DEVICES_PER_SIMULATOR ?? 1250);
 
 /** Where device `index` of the fleet keeps its data. */
 export const deviceDir = (dir, index) =>
