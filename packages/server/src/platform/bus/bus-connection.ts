@@ -233,7 +233,12 @@ export class BusConnection {
       // Written as bytes rather than through mqtt.js, whose packet writer
       // costs more per PUBACK than the rest of the acknowledgement; one write
       // per settled batch.
-      stream.write(pubacks(ids));
+      try {
+        stream.write(pubacks(ids));
+      } catch (error) {
+        // Thrown here it would reject a promise nobody awaits and end the process.
+        this.#log.warn({ err: error, messages: ids.length }, 'cannot acknowledge messages');
+      }
     };
     handled.then(acknowledge, (error: unknown) => {
       this.#log.error({ err: error, filter }, 'a message handler failed');
