@@ -51,7 +51,7 @@ export default async function run({ log }) {
     limits: {
       asked: { immediate: 100_000, progressive: 10_000 },
       measured: devices,
-      why: "not 100,000 (nor 10,000) here: every process, Mosquitto included, may open at most 20,000 files (RLIMIT_NOFILE, hard; raising it is refused) and the broker holds a socket per session; each simulated device holds `per_simulated_device.open_files` files; and on this 2-core machine shared with other engineers (load average below) the simulated fleet's outboxes deliver a few hundred messages/s in all, about 15 per device update, so the simulator, not the server, sets how long a run takes. N is the largest that completed in the time available; nothing is extrapolated.",
+      why: "not 100,000 here: every process, Mosquitto included, may open at most 20,000 files (RLIMIT_NOFILE, hard; raising it is refused) and the broker holds a socket per session; each simulated device holds `per_simulated_device.open_files` files; and on this 2-core machine shared with other engineers (load average below) the simulated fleet's outboxes deliver a few hundred messages/s in all, about 15 per device update, so the simulator, not the server, sets how long a run takes. N is the largest that completed in the time available; nothing is extrapolated.",
     },
     ...result,
   };
