@@ -35,9 +35,10 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item:
 }
 
 /**
- * One backend per run, the real services where they are configured: at about
- * four minutes a run this is the suite's slowest test, and the engine under it
- * is the same on both (the scheduler suite covers PGlite and PostgreSQL alike).
+ * One backend per run, the real services where they are configured: with 1,000
+ * devices this is the suite's heaviest test (about a minute alone, several
+ * under the rest of the suite), and the engine under it is the same on both
+ * (the scheduler suite covers PGlite and PostgreSQL alike).
  */
 const backends = simulatedFleetBackends.slice(-1);
 
