@@ -18,12 +18,11 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
-import pg from 'pg';
+import { createDatabase } from './support/flock-processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (path) => pathToFileURL(join(root, 'packages/server/dist', path)).href;
 const env = (name, fallback) => process.env[name]?.trim() || fallback;
-const adminUrl = env('FLOCK_BENCH_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test');
 const mqttUrl = env('FLOCK_BENCH_MQTT_URL', 'mqtt://127.0.0.1:1883');
 const subscriptions = Number(env('FLOCK_BENCH_SUBSCRIPTIONS', '100'));
 // Mosquitto's default session queue holds 1,000 QoS 1 messages and drops
@@ -38,25 +37,6 @@ const targetRowsPerSecond = 2_000;
 const round = (value, digits = 0) => Number(value.toFixed(digits));
 const percentile = (sorted, p) =>
   sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-
-async function createDatabase() {
-  const name = `flock_bench_fanout_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.end();
-    },
-  };
-}
 
 /** Publishes `count` messages QoS 1, at most `window` unacknowledged; resolves when all are acknowledged. */
 async function publishAll(client, messages, window = 200) {

@@ -19,35 +19,15 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { pino } from 'pino';
+import { createDatabase } from './support/flock-processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (path) => import(pathToFileURL(join(root, 'packages/server/dist', path)).href);
 const env = (name, fallback) => process.env[name]?.trim() || fallback;
-const adminUrl = env('FLOCK_BENCH_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test');
 const deviceCount = Number(env('FLOCK_BENCH_PLAN_DEVICES', '1000000'));
 const desiredSample = Math.min(deviceCount, 10_000);
 const targetMs = 2_000;
-
-async function createDatabase() {
-  const name = `flock_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.end();
-    },
-  };
-}
 
 const timed = async (work) => {
   const began = performance.now();

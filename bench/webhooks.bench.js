@@ -28,11 +28,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { createDatabase } from './support/flock-processes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const serverDist = join(root, 'packages/server/dist');
 const env = (name, fallback) => process.env[name]?.trim() || fallback;
-const adminUrl = env('FLOCK_BENCH_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test');
 const mqttUrl = env('FLOCK_BENCH_MQTT_URL', 'mqtt://127.0.0.1:1883');
 
 const receivers = Number(env('FLOCK_BENCH_RECEIVERS', '100'));
@@ -93,25 +93,6 @@ async function startReceivers() {
     async stop() {
       worker.postMessage('exit');
       await once(worker, 'exit');
-    },
-  };
-}
-
-async function createDatabase() {
-  const name = `flock_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.end();
     },
   };
 }
